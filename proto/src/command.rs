@@ -1,0 +1,106 @@
+//! The `Command` that goes through the Raft log, and what applying it answers.
+//!
+//! Tags are append-only: a retired variant is kept (or its name reserved), never reused.
+
+use crate::error::DomainError;
+use crate::model::{Namespace, Plugin, Volume};
+use crate::rules::ClaimRequest;
+use serde::{Deserialize, Serialize};
+
+/// One log entry's payload: a command plus the facts the leader stamped into it, so that apply
+/// never reads a clock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub command: Command,
+    /// Leader's wall clock when the command was proposed, in nanoseconds since the epoch.
+    pub time_ns: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op")]
+pub enum Command {
+    /// Register volumes, all or none: new ones are created, existing ones updated under Nomad's
+    /// merge rules, which apply re-checks against the state it applies to.
+    RegisterVolumes {
+        volumes: Vec<Volume>,
+        cas: Option<u64>,
+    },
+    /// Remove a volume record; refused while it has claims (Part A D7 for `force`).
+    DeregisterVolume {
+        namespace: String,
+        id: String,
+        force: bool,
+        cas: Option<u64>,
+    },
+    /// Take, advance or release one allocation's claim under Nomad's rules, enforced in apply.
+    Claim {
+        namespace: String,
+        volume_id: String,
+        request: ClaimRequest,
+        cas: Option<u64>,
+    },
+    /// An operator's statement that a node no longer uses the volume: free all its claims.
+    DetachNode {
+        namespace: String,
+        volume_id: String,
+        node_id: String,
+    },
+    /// Record a plugin's fingerprint (provider, version, health counts).
+    UpsertPlugin {
+        plugin: Plugin,
+    },
+    DeletePlugin {
+        id: String,
+    },
+    UpsertNamespace {
+        namespace: Namespace,
+    },
+}
+
+impl std::fmt::Display for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.command.name(), self.time_ns)
+    }
+}
+
+impl Command {
+    /// A short name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::RegisterVolumes { .. } => "register-volumes",
+            Command::DeregisterVolume { .. } => "deregister-volume",
+            Command::Claim { .. } => "claim",
+            Command::DetachNode { .. } => "detach-node",
+            Command::UpsertPlugin { .. } => "upsert-plugin",
+            Command::DeletePlugin { .. } => "delete-plugin",
+            Command::UpsertNamespace { .. } => "upsert-namespace",
+        }
+    }
+}
+
+/// What apply answered. Domain rule violations are values here, never storage errors, because
+/// openraft stops a node whose apply fails.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandResponse {
+    /// The log index the command was applied at.
+    pub index: u64,
+    pub result: Result<Outcome, DomainError>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The command changed state and has nothing to return (also blank and membership entries).
+    Done,
+    /// The registered volumes as stored, and warnings for the caller (an unknown plugin, …).
+    Registered {
+        volumes: Vec<Volume>,
+        warnings: Vec<String>,
+    },
+    /// The volume after a claim request; `changed` is false for a re-sent claim or release.
+    Claimed {
+        volume: Box<Volume>,
+        changed: bool,
+    },
+    Plugin(Plugin),
+    Namespace(Namespace),
+}
