@@ -1,0 +1,289 @@
+//! The only place that knows about leaders: a write or a linearizable read from any node is
+//! carried out by the leader, locally or over gRPC, holding briefly while there is none.
+//!
+//! Retries happen only when the request certainly did not take effect (the leader said "not
+//! leader", or the connection could not be made). Anything sent whose fate is unknown is
+//! reported as `OutcomeUnknown`, never retried and never called failed.
+
+use crate::peers::{MAX_MESSAGE, Peers, never_sent};
+use crate::store::StateReader;
+use crate::types::{NodeId, Raft};
+use openraft::ReadPolicy;
+use openraft::async_runtime::watch::WatchReceiver;
+use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use stowage_proto::pb::cluster_service_client::ClusterServiceClient;
+use stowage_proto::pb::{ReadIndexRequest, WriteRequest};
+use stowage_proto::{ClusterError, Command, CommandResponse, Query, QueryResult, Request, codec};
+use tokio::time::Instant;
+
+/// How long requests wait for a leader and for a commit.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// How long a request is held while the cluster has no leader before "no leader".
+    pub leader_hold: Duration,
+    /// How long a proposed write may take to commit before its outcome is "unknown".
+    pub commit: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            leader_hold: Duration::from_secs(3),
+            commit: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where to send a request now.
+enum Route {
+    Local,
+    Remote(String),
+    NoLeader,
+}
+
+/// Why one attempt did not finish.
+enum Miss {
+    /// Certainly not applied; try again (possibly elsewhere) until the hold runs out.
+    Retry,
+    Final(ClusterError),
+}
+
+#[derive(Clone)]
+pub struct Forwarder {
+    pub(crate) id: NodeId,
+    pub(crate) raft: Raft,
+    pub(crate) reader: StateReader,
+    pub(crate) peers: Peers,
+    pub(crate) timeouts: Timeouts,
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl Forwarder {
+    fn route(&self) -> Route {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        match metrics.current_leader {
+            Some(leader) if leader == self.id => Route::Local,
+            Some(leader) => match metrics.membership_config.membership().get_node(&leader) {
+                Some(node) => Route::Remote(node.raft_addr.clone()),
+                None => Route::NoLeader,
+            },
+            None => Route::NoLeader,
+        }
+    }
+
+    /// Waits for the next change of this node's Raft view, or a short back-off, or the deadline.
+    async fn settle(&self, deadline: Instant) {
+        let mut rx = self.raft.metrics();
+        let pause = Instant::now() + Duration::from_millis(50);
+        let until = pause.min(deadline);
+        let _ = tokio::time::timeout_at(until.max(Instant::now()), rx.changed()).await;
+    }
+
+    /// Applies `command` through the leader.
+    pub async fn write(&self, command: Command) -> Result<CommandResponse, ClusterError> {
+        let deadline = Instant::now() + self.timeouts.leader_hold;
+        loop {
+            let attempt = match self.route() {
+                Route::Local => self.write_here(command.clone()).await,
+                Route::Remote(addr) => self.write_at(&addr, &command).await,
+                Route::NoLeader => Err(Miss::Retry),
+            };
+            match attempt {
+                Ok(resp) => return Ok(resp),
+                Err(Miss::Final(e)) => return Err(e),
+                Err(Miss::Retry) if Instant::now() >= deadline => {
+                    return Err(ClusterError::NoLeader);
+                }
+                Err(Miss::Retry) => self.settle(deadline).await,
+            }
+        }
+    }
+
+    /// Proposes on this node, which believes it leads. Used for local writes and for writes that
+    /// other nodes forwarded here; the latter are never forwarded again.
+    pub async fn write_here_once(&self, command: Command) -> Result<CommandResponse, ClusterError> {
+        match self.write_here(command).await {
+            Ok(r) => Ok(r),
+            Err(Miss::Retry) => Err(ClusterError::NotLeader),
+            Err(Miss::Final(e)) => Err(e),
+        }
+    }
+
+    async fn write_here(&self, command: Command) -> Result<CommandResponse, Miss> {
+        let req = Request {
+            command,
+            time_ns: now_ns(),
+        };
+        match tokio::time::timeout(self.timeouts.commit, self.raft.client_write(req)).await {
+            Err(_) => Err(Miss::Final(ClusterError::OutcomeUnknown(
+                "not committed in time".into(),
+            ))),
+            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Err(RaftError::APIError(e))) => Err(match e {
+                ClientWriteError::ForwardToLeader(_) => Miss::Retry,
+                ClientWriteError::LogEntryDiscarded(_) => Miss::Final(
+                    ClusterError::OutcomeUnknown("leadership changed before commit".into()),
+                ),
+                ClientWriteError::ChangeMembershipError(e) => {
+                    Miss::Final(ClusterError::Internal(e.to_string()))
+                }
+                ClientWriteError::PreconditionFailed(e) => {
+                    Miss::Final(ClusterError::Internal(e.to_string()))
+                }
+            }),
+            Ok(Err(RaftError::Fatal(f))) => Err(Miss::Final(ClusterError::Stopped(f.to_string()))),
+        }
+    }
+
+    async fn write_at(&self, addr: &str, command: &Command) -> Result<CommandResponse, Miss> {
+        let encoded = codec::encode(command)
+            .map_err(|e| Miss::Final(ClusterError::Internal(e.to_string())))?;
+        let mut client = self.cluster_client(addr)?;
+        let call = client.write(WriteRequest {
+            command: encoded,
+            forwarded: true,
+        });
+        let reply = match tokio::time::timeout(self.timeouts.commit, call).await {
+            Err(_) => {
+                return Err(Miss::Final(ClusterError::OutcomeUnknown(
+                    "leader did not answer in time".into(),
+                )));
+            }
+            Ok(Err(status)) => return Err(self.transport_miss(addr, &status)),
+            Ok(Ok(r)) => r.into_inner(),
+        };
+        if !reply.error.is_empty() {
+            return Err(remote_error(&reply.error));
+        }
+        codec::decode(&reply.response).map_err(|e| {
+            Miss::Final(ClusterError::OutcomeUnknown(format!(
+                "undecodable reply: {e}"
+            )))
+        })
+    }
+
+    fn cluster_client(
+        &self,
+        addr: &str,
+    ) -> Result<ClusterServiceClient<tonic::transport::Channel>, Miss> {
+        let ch = self
+            .peers
+            .channel(addr)
+            .map_err(|e| Miss::Final(ClusterError::Internal(e.to_string())))?;
+        Ok(ClusterServiceClient::new(ch)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE))
+    }
+
+    fn transport_miss(&self, addr: &str, status: &tonic::Status) -> Miss {
+        if never_sent(status) {
+            self.peers.invalidate(addr);
+            Miss::Retry
+        } else {
+            Miss::Final(ClusterError::OutcomeUnknown(format!(
+                "lost contact with the leader: {}",
+                status.message()
+            )))
+        }
+    }
+
+    /// Confirms leadership with a quorum and returns the index this node must have applied before
+    /// a read is linearizable.
+    pub async fn read_index_here(&self) -> Result<u64, ClusterError> {
+        let read = self.raft.ensure_linearizable(ReadPolicy::ReadIndex);
+        match tokio::time::timeout(self.timeouts.leader_hold, read).await {
+            Err(_) => Err(ClusterError::NoLeader),
+            Ok(Ok(read_log_id)) => Ok(read_log_id.log_id().index()),
+            Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(_)))) => {
+                Err(ClusterError::NotLeader)
+            }
+            Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(_)))) => {
+                Err(ClusterError::NoLeader)
+            }
+            Ok(Err(RaftError::Fatal(f))) => Err(ClusterError::Stopped(f.to_string())),
+        }
+    }
+
+    /// Waits until this node's state machine reflects every write acknowledged before the call,
+    /// as confirmed by the leader. After it returns, reading the local state is linearizable.
+    pub async fn linearize(&self) -> Result<u64, ClusterError> {
+        let deadline = Instant::now() + self.timeouts.leader_hold;
+        let index = loop {
+            let attempt = match self.route() {
+                Route::Local => match self.read_index_here().await {
+                    Err(ClusterError::NotLeader) => Err(Miss::Retry),
+                    other => other.map_err(Miss::Final),
+                },
+                Route::Remote(addr) => self.read_index_at(&addr).await,
+                Route::NoLeader => Err(Miss::Retry),
+            };
+            match attempt {
+                Ok(i) => break i,
+                Err(Miss::Final(e)) => return Err(e),
+                Err(Miss::Retry) if Instant::now() >= deadline => {
+                    return Err(ClusterError::NoLeader);
+                }
+                Err(Miss::Retry) => self.settle(deadline).await,
+            }
+        };
+        let remaining = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(500));
+        self.raft
+            .wait(Some(remaining))
+            .applied_index_at_least(Some(index), "linearizable read")
+            .await
+            .map_err(|_| ClusterError::NoLeader)?;
+        Ok(index)
+    }
+
+    async fn read_index_at(&self, addr: &str) -> Result<u64, Miss> {
+        let mut client = self.cluster_client(addr)?;
+        let call = client.read_index(ReadIndexRequest {});
+        let reply = match tokio::time::timeout(self.timeouts.leader_hold, call).await {
+            Err(_) => return Err(Miss::Final(ClusterError::NoLeader)),
+            // A read has no side effect, so any transport failure may be retried.
+            Ok(Err(_)) => {
+                self.peers.invalidate(addr);
+                return Err(Miss::Retry);
+            }
+            Ok(Ok(r)) => r.into_inner(),
+        };
+        if !reply.error.is_empty() {
+            return Err(remote_error(&reply.error));
+        }
+        Ok(reply.index)
+    }
+
+    /// Answers a typed read: linearizable unless `stale`, then from this node's state.
+    pub async fn read(
+        &self,
+        query: &Query,
+        stale: bool,
+    ) -> Result<(QueryResult, u64), ClusterError> {
+        if !stale {
+            self.linearize().await?;
+        }
+        Ok(self.reader.state().query(query))
+    }
+
+    pub fn reader(&self) -> &StateReader {
+        &self.reader
+    }
+}
+
+fn remote_error(bytes: &[u8]) -> Miss {
+    match codec::decode::<ClusterError>(bytes) {
+        Ok(ClusterError::NotLeader) => Miss::Retry,
+        Ok(e) => Miss::Final(e),
+        Err(e) => Miss::Final(ClusterError::OutcomeUnknown(format!(
+            "undecodable error: {e}"
+        ))),
+    }
+}

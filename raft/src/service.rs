@@ -1,0 +1,329 @@
+//! The gRPC servers of a node: `RaftService` (peer traffic) and `ClusterService` (forwarded
+//! writes, read index, node info, membership changes for operators).
+
+use crate::contact::LeaderContact;
+use crate::forward::Forwarder;
+use crate::node::NodeStatus;
+use crate::types::{NodeId, Raft, Snapshot, SnapshotMeta, TypeConfig, Vote};
+use futures::StreamExt;
+use openraft::errors::RaftError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use stowage_proto::pb::cluster_service_server::ClusterService;
+use stowage_proto::pb::raft_service_server::RaftService;
+use stowage_proto::pb::{
+    AddLearnerRequest, ChangeMembershipRequest, MembershipReply, NodeInfoReply, NodeInfoRequest,
+    RaftReply, RaftRequest, ReadIndexReply, ReadIndexRequest, ReadReply, ReadRequest,
+    RejoinRequest, SnapshotChunk, WaitReply, WaitRequest, WriteReply, WriteRequest,
+};
+use stowage_proto::{ClusterError, Command, Query, Watch, codec};
+use tonic::{Request, Response, Status, Streaming};
+
+pub struct RaftRpc {
+    pub(crate) id: NodeId,
+    pub(crate) raft: Raft,
+    pub(crate) contact: Arc<LeaderContact>,
+    /// False while a node that started with an empty data dir has not yet been readmitted: a
+    /// leader that had replicated to this id would take the empty log for corruption and stop.
+    pub(crate) admitted: Arc<AtomicBool>,
+}
+
+impl RaftRpc {
+    /// Refuses traffic meant for another node: a caller with a stale address book must not
+    /// mistake us for the peer it meant.
+    fn check_target(&self, to: u64) -> Result<(), Status> {
+        if to == self.id {
+            Ok(())
+        } else {
+            Err(Status::failed_precondition(format!(
+                "this is node {}, not node {to}",
+                self.id
+            )))
+        }
+    }
+
+    fn check_admitted(&self) -> Result<(), Status> {
+        if self.admitted.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(Status::unavailable(
+                "this node lost its data and is rejoining; waiting for the leader to reset replication",
+            ))
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, req: Request<RaftRequest>) -> Result<T, Status> {
+        let req = req.into_inner();
+        self.check_target(req.to)?;
+        codec::decode(&req.payload).map_err(|e| Status::invalid_argument(e.to_string()))
+    }
+}
+
+fn reply<T: Serialize, E: std::fmt::Display>(
+    res: Result<T, E>,
+) -> Result<Response<RaftReply>, Status> {
+    let encode =
+        |r: Result<Vec<u8>, codec::CodecError>| r.map_err(|e| Status::internal(e.to_string()));
+    Ok(Response::new(match res {
+        Ok(v) => RaftReply {
+            ok: encode(codec::encode(&v))?,
+            err: vec![],
+        },
+        Err(e) => RaftReply {
+            ok: vec![],
+            err: encode(codec::encode(&e.to_string()))?,
+        },
+    }))
+}
+
+#[tonic::async_trait]
+impl RaftService for RaftRpc {
+    async fn append_entries(
+        &self,
+        req: Request<RaftRequest>,
+    ) -> Result<Response<RaftReply>, Status> {
+        self.check_admitted()?;
+        let rpc = self.decode(req)?;
+        let res = self.raft.append_entries(rpc).await;
+        if res.is_ok() {
+            self.contact.touch();
+        }
+        reply(res)
+    }
+
+    async fn vote(&self, req: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let rpc = self.decode(req)?;
+        reply(self.raft.vote(rpc).await)
+    }
+
+    async fn pre_vote(&self, req: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let rpc = self.decode(req)?;
+        reply(self.raft.pre_vote(rpc).await)
+    }
+
+    async fn install_snapshot(
+        &self,
+        req: Request<Streaming<SnapshotChunk>>,
+    ) -> Result<Response<RaftReply>, Status> {
+        self.check_admitted()?;
+        let mut stream = req.into_inner();
+        let first = stream
+            .next()
+            .await
+            .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))??;
+        self.check_target(first.to)?;
+        let bad = |e: codec::CodecError| Status::invalid_argument(e.to_string());
+        let vote: Vote = codec::decode(&first.vote).map_err(bad)?;
+        let meta: SnapshotMeta = codec::decode(&first.meta).map_err(bad)?;
+        let mut data = first.data;
+        while let Some(chunk) = stream.next().await {
+            data.extend_from_slice(&chunk?.data);
+        }
+        let snapshot = Snapshot {
+            meta,
+            snapshot: data,
+        };
+        let res = self.raft.install_full_snapshot(vote, snapshot).await;
+        if res.is_ok() {
+            self.contact.touch();
+        }
+        reply(res)
+    }
+}
+
+pub struct ClusterRpc {
+    pub(crate) forwarder: Forwarder,
+    pub(crate) status: NodeStatus,
+}
+
+fn encode_error(e: &ClusterError) -> Vec<u8> {
+    // ClusterError is plain data; encoding it cannot fail, but a failure must not panic either.
+    codec::encode(e).unwrap_or_default()
+}
+
+/// One membership entry as reported by `NodeInfo`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Member {
+    pub id: NodeId,
+    pub rpc_addr: String,
+    pub http_addr: String,
+    pub voter: bool,
+}
+
+#[tonic::async_trait]
+impl ClusterService for ClusterRpc {
+    async fn write(&self, req: Request<WriteRequest>) -> Result<Response<WriteReply>, Status> {
+        let req = req.into_inner();
+        let command: Command =
+            codec::decode(&req.command).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let outcome = if req.forwarded {
+            self.forwarder.write_here_once(command).await
+        } else {
+            self.forwarder.write(command).await
+        };
+        let reply = match outcome {
+            Ok(resp) => WriteReply {
+                response: codec::encode(&resp).map_err(|e| Status::internal(e.to_string()))?,
+                error: vec![],
+            },
+            Err(e) => WriteReply {
+                response: vec![],
+                error: encode_error(&e),
+            },
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn read(&self, req: Request<ReadRequest>) -> Result<Response<ReadReply>, Status> {
+        let req = req.into_inner();
+        let query: Query =
+            codec::decode(&req.query).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Ok(Response::new(
+            match self.forwarder.read(&query, req.stale).await {
+                Ok((result, index)) => ReadReply {
+                    result: codec::encode(&result).map_err(|e| Status::internal(e.to_string()))?,
+                    error: vec![],
+                    index,
+                },
+                Err(e) => ReadReply {
+                    result: vec![],
+                    error: encode_error(&e),
+                    index: 0,
+                },
+            },
+        ))
+    }
+
+    async fn wait(&self, req: Request<WaitRequest>) -> Result<Response<WaitReply>, Status> {
+        let req = req.into_inner();
+        let watch: Watch =
+            codec::decode(&req.watch).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        // Bounded like Nomad's blocking queries, whatever the caller asks.
+        let timeout = std::time::Duration::from_millis(req.timeout_ms.min(330_000));
+        let deadline = tokio::time::Instant::now() + timeout;
+        let index = self
+            .forwarder
+            .reader()
+            .wait(&watch, req.after, deadline)
+            .await;
+        Ok(Response::new(WaitReply { index }))
+    }
+
+    async fn read_index(
+        &self,
+        _req: Request<ReadIndexRequest>,
+    ) -> Result<Response<ReadIndexReply>, Status> {
+        Ok(Response::new(
+            match self.forwarder.read_index_here().await {
+                Ok(index) => ReadIndexReply {
+                    index,
+                    error: vec![],
+                },
+                Err(e) => ReadIndexReply {
+                    index: 0,
+                    error: encode_error(&e),
+                },
+            },
+        ))
+    }
+
+    async fn node_info(
+        &self,
+        _req: Request<NodeInfoRequest>,
+    ) -> Result<Response<NodeInfoReply>, Status> {
+        Ok(Response::new(self.status.info().await))
+    }
+
+    async fn add_learner(
+        &self,
+        req: Request<AddLearnerRequest>,
+    ) -> Result<Response<MembershipReply>, Status> {
+        let req = req.into_inner();
+        let node = openraft::NodeInfo {
+            raft_addr: req.rpc_addr,
+            data: req.http_addr,
+        };
+        let res = self.forwarder.raft.add_learner(req.id, node, true).await;
+        Ok(Response::new(membership_reply(res)))
+    }
+
+    async fn rejoin(
+        &self,
+        req: Request<RejoinRequest>,
+    ) -> Result<Response<MembershipReply>, Status> {
+        let id = req.into_inner().id;
+        let raft = &self.forwarder.raft;
+        if !raft.is_leader() {
+            return Ok(Response::new(MembershipReply {
+                index: 0,
+                error: encode_error(&ClusterError::NotLeader),
+            }));
+        }
+        let reply = match raft.trigger().allow_next_revert(&id, true).await {
+            Ok(Ok(())) => {
+                tracing::info!(
+                    "node {id} lost its data; replication to it will restart from scratch"
+                );
+                MembershipReply {
+                    index: 0,
+                    error: vec![],
+                }
+            }
+            Ok(Err(e)) => MembershipReply {
+                index: 0,
+                error: encode_error(&ClusterError::Internal(e.to_string())),
+            },
+            Err(fatal) => MembershipReply {
+                index: 0,
+                error: encode_error(&ClusterError::Stopped(fatal.to_string())),
+            },
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn change_membership(
+        &self,
+        req: Request<ChangeMembershipRequest>,
+    ) -> Result<Response<MembershipReply>, Status> {
+        let req = req.into_inner();
+        let voters: BTreeSet<NodeId> = req.voters.into_iter().collect();
+        let res = self
+            .forwarder
+            .raft
+            .change_membership(voters, req.retain)
+            .await;
+        Ok(Response::new(membership_reply(res)))
+    }
+}
+
+fn membership_reply(
+    res: Result<
+        openraft::raft::ClientWriteResponse<TypeConfig>,
+        RaftError<TypeConfig, openraft::errors::ClientWriteError<TypeConfig>>,
+    >,
+) -> MembershipReply {
+    match res {
+        Ok(r) => MembershipReply {
+            index: r.log_id.index(),
+            error: vec![],
+        },
+        Err(RaftError::APIError(openraft::errors::ClientWriteError::ForwardToLeader(_))) => {
+            MembershipReply {
+                index: 0,
+                error: encode_error(&ClusterError::NotLeader),
+            }
+        }
+        Err(e) => MembershipReply {
+            index: 0,
+            error: encode_error(&ClusterError::Internal(e.to_string())),
+        },
+    }
+}
+
+/// Encodes the membership for `NodeInfoReply.members`.
+pub(crate) fn encode_members(members: &BTreeMap<NodeId, Member>) -> Vec<u8> {
+    codec::encode(&members.values().collect::<Vec<_>>()).unwrap_or_default()
+}

@@ -1,0 +1,10 @@
+//! The replicated state: tables of volumes, claims, plugins and namespaces with their table
+//! indexes, and the deterministic apply of one command to them.
+
+mod apply;
+mod claims;
+mod tables;
+mod volumes;
+
+pub use apply::Touched;
+pub use tables::{ClaimRecord, State, StateImage, TableIndexes};

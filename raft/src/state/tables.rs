@@ -1,0 +1,157 @@
+//! The in-memory tables of the state machine and their snapshot image.
+
+use crate::types::{LogId, StoredMembership};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use stowage_proto::{Claim, Namespace, Plugin, Volume, VolumeKey};
+
+/// The highest log index that changed each table; Nomad's `X-Nomad-Index` for reads. Claim
+/// writes count as volume-table writes, as in Nomad.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableIndexes {
+    pub volumes: u64,
+    pub plugins: u64,
+    pub namespaces: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    pub volumes: BTreeMap<VolumeKey, Volume>,
+    /// Claims per volume, keyed by allocation ID.
+    pub claims: BTreeMap<VolumeKey, BTreeMap<String, Claim>>,
+    pub plugins: BTreeMap<String, Plugin>,
+    pub namespaces: BTreeMap<String, Namespace>,
+    pub indexes: TableIndexes,
+}
+
+impl Default for State {
+    /// An empty cluster, which already has the `default` namespace.
+    fn default() -> Self {
+        let default_ns = Namespace {
+            name: Namespace::DEFAULT.to_string(),
+            description: "Default shared namespace".to_string(),
+            create_index: 0,
+            modify_index: 0,
+        };
+        State {
+            volumes: BTreeMap::new(),
+            claims: BTreeMap::new(),
+            plugins: BTreeMap::new(),
+            namespaces: BTreeMap::from([(default_ns.name.clone(), default_ns)]),
+            indexes: TableIndexes::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    pub volume: VolumeKey,
+    pub claim: Claim,
+}
+
+/// Everything a snapshot holds: the tables plus the Raft position they correspond to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateImage {
+    pub last_applied: Option<LogId>,
+    pub membership: StoredMembership,
+    pub indexes: TableIndexes,
+    pub volumes: Vec<Volume>,
+    pub claims: Vec<ClaimRecord>,
+    pub plugins: Vec<Plugin>,
+    pub namespaces: Vec<Namespace>,
+}
+
+impl State {
+    pub fn image(&self, last_applied: Option<LogId>, membership: StoredMembership) -> StateImage {
+        StateImage {
+            last_applied,
+            membership,
+            indexes: self.indexes,
+            volumes: self.volumes.values().cloned().collect(),
+            claims: self
+                .claims
+                .iter()
+                .flat_map(|(key, claims)| {
+                    claims.values().map(|c| ClaimRecord {
+                        volume: key.clone(),
+                        claim: c.clone(),
+                    })
+                })
+                .collect(),
+            plugins: self.plugins.values().cloned().collect(),
+            namespaces: self.namespaces.values().cloned().collect(),
+        }
+    }
+
+    pub fn from_image(image: &StateImage) -> State {
+        let mut claims: BTreeMap<VolumeKey, BTreeMap<String, Claim>> = BTreeMap::new();
+        for rec in &image.claims {
+            claims
+                .entry(rec.volume.clone())
+                .or_default()
+                .insert(rec.claim.allocation_id.clone(), rec.claim.clone());
+        }
+        State {
+            volumes: image.volumes.iter().map(|v| (v.key(), v.clone())).collect(),
+            claims,
+            plugins: image
+                .plugins
+                .iter()
+                .map(|p| (p.id.clone(), p.clone()))
+                .collect(),
+            namespaces: image
+                .namespaces
+                .iter()
+                .map(|n| (n.name.clone(), n.clone()))
+                .collect(),
+            indexes: image.indexes,
+        }
+    }
+
+    fn detail(&self, v: &Volume) -> stowage_proto::VolumeDetail {
+        stowage_proto::VolumeDetail {
+            volume: v.clone(),
+            claims: self.claims_of(&v.key()).cloned().collect(),
+            plugin: self.plugins.get(&v.plugin_id).cloned(),
+        }
+    }
+
+    pub fn claims_of(&self, key: &VolumeKey) -> impl Iterator<Item = &Claim> {
+        self.claims.get(key).into_iter().flat_map(|m| m.values())
+    }
+}
+
+impl State {
+    /// Answers a typed read from this state, with the table index it reflects.
+    pub fn query(&self, q: &stowage_proto::Query) -> (stowage_proto::QueryResult, u64) {
+        use stowage_proto::{Query, QueryResult};
+        match q {
+            Query::Volume { namespace, id } => {
+                let key = VolumeKey::new(namespace.clone(), id.clone());
+                let v = self.volumes.get(&key).map(|v| Box::new(self.detail(v)));
+                (QueryResult::Volume(v), self.indexes.volumes)
+            }
+            Query::Volumes { namespace } => {
+                let vols = self
+                    .volumes
+                    .values()
+                    .filter(|v| namespace.as_ref().is_none_or(|ns| &v.namespace == ns))
+                    .map(|v| self.detail(v))
+                    .collect();
+                (QueryResult::Volumes(vols), self.indexes.volumes)
+            }
+            Query::Plugins => (
+                QueryResult::Plugins(self.plugins.values().cloned().collect()),
+                self.indexes.plugins,
+            ),
+            Query::Plugin { id } => (
+                QueryResult::Plugin(self.plugins.get(id).cloned()),
+                self.indexes.plugins,
+            ),
+            Query::Namespaces => (
+                QueryResult::Namespaces(self.namespaces.values().cloned().collect()),
+                self.indexes.namespaces,
+            ),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Opening a node's data dir: one RocksDB with fixed column families, refusing a dir that belongs
+//! to another node or to something else entirely.
+
+use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use stowage_proto::codec;
+
+/// Column families. Names are append-only: never rename or reuse one.
+pub(crate) const CF_META: &str = "meta";
+pub(crate) const CF_LOGS: &str = "logs";
+pub(crate) const CF_SM_META: &str = "sm_meta";
+pub(crate) const CF_VOLUMES: &str = "sm_volumes";
+pub(crate) const CF_CLAIMS: &str = "sm_claims";
+pub(crate) const CF_PLUGINS: &str = "sm_plugins";
+pub(crate) const CF_NAMESPACES: &str = "sm_namespaces";
+const ALL_CFS: [&str; 7] = [
+    CF_META,
+    CF_LOGS,
+    CF_SM_META,
+    CF_VOLUMES,
+    CF_CLAIMS,
+    CF_PLUGINS,
+    CF_NAMESPACES,
+];
+
+const KEY_IDENTITY: &[u8] = b"identity";
+
+/// Written once when a data dir is created, and checked at every open.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Identity {
+    product: String,
+    node_id: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("data dir {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "data dir {path} holds files that are not a stowage node's data; choose an empty or stowage dir"
+    )]
+    Foreign { path: PathBuf },
+    #[error("data dir {path} belongs to node {found}, not node {expected}")]
+    OtherNode {
+        path: PathBuf,
+        found: u64,
+        expected: u64,
+    },
+    #[error("data dir {path}: {source}")]
+    Rocks {
+        path: PathBuf,
+        source: rocksdb::Error,
+    },
+    #[error("data dir {path}: unreadable identity: {source}")]
+    Identity {
+        path: PathBuf,
+        source: codec::CodecError,
+    },
+}
+
+/// An open data dir. Cloning shares the one RocksDB handle.
+#[derive(Clone)]
+pub struct DataDir {
+    pub(crate) db: Arc<DB>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for DataDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DataDir({})", self.path.display())
+    }
+}
+
+impl DataDir {
+    /// Opens (creating if empty) the data dir of node `node_id`.
+    pub fn open(path: &Path, node_id: u64) -> Result<Self, OpenError> {
+        let io = |source| OpenError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(path).map_err(io)?;
+        let db_path = path.join("db");
+        let fresh = !db_path.join("CURRENT").exists();
+        if fresh {
+            let mut entries = std::fs::read_dir(path).map_err(io)?;
+            if entries.next().is_some() && !db_path.exists() {
+                return Err(OpenError::Foreign {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        // A torn WAL tail holds only unacknowledged writes; recover to the last good record.
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        opts.set_paranoid_checks(true);
+        let cfs = ALL_CFS
+            .iter()
+            .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+        let db =
+            DB::open_cf_descriptors(&opts, &db_path, cfs).map_err(|source| OpenError::Rocks {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let dir = DataDir {
+            db: Arc::new(db),
+            path: path.to_path_buf(),
+        };
+        dir.check_identity(node_id)?;
+        Ok(dir)
+    }
+
+    fn check_identity(&self, node_id: u64) -> Result<(), OpenError> {
+        let rocks = |source| OpenError::Rocks {
+            path: self.path.clone(),
+            source,
+        };
+        let meta = self.cf(CF_META);
+        match self.db.get_cf(meta, KEY_IDENTITY).map_err(rocks)? {
+            Some(bytes) => {
+                let found: Identity =
+                    codec::decode(&bytes).map_err(|source| OpenError::Identity {
+                        path: self.path.clone(),
+                        source,
+                    })?;
+                if found.product != "stowage" {
+                    return Err(OpenError::Foreign {
+                        path: self.path.clone(),
+                    });
+                }
+                if found.node_id != node_id {
+                    return Err(OpenError::OtherNode {
+                        path: self.path.clone(),
+                        found: found.node_id,
+                        expected: node_id,
+                    });
+                }
+                Ok(())
+            }
+            None => {
+                let id = Identity {
+                    product: "stowage".into(),
+                    node_id,
+                };
+                let bytes = codec::encode(&id).map_err(|source| OpenError::Identity {
+                    path: self.path.clone(),
+                    source,
+                })?;
+                let mut batch = WriteBatch::default();
+                batch.put_cf(meta, KEY_IDENTITY, bytes);
+                self.db.write_opt(batch, &sync_write()).map_err(rocks)
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A column family handle. The families are fixed at open, so a missing one is a bug.
+    pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        #[allow(clippy::expect_used)]
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
+    }
+
+    /// Writes a batch and fsyncs the WAL before returning, off the async workers.
+    pub(crate) async fn write_synced(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.write_opt(batch, &sync_write()))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)
+    }
+}
+
+pub(crate) fn sync_write() -> WriteOptions {
+    let mut w = WriteOptions::default();
+    w.set_sync(true);
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_foreign_and_other_nodes_dirs() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::write(tmp.path().join("notes.txt"), "not ours").expect("write");
+        assert!(matches!(
+            DataDir::open(tmp.path(), 1),
+            Err(OpenError::Foreign { .. })
+        ));
+
+        let tmp = tempfile::tempdir().expect("tempdir");
+        drop(DataDir::open(tmp.path(), 1).expect("open fresh"));
+        drop(DataDir::open(tmp.path(), 1).expect("reopen same node"));
+        match DataDir::open(tmp.path(), 2) {
+            Err(OpenError::OtherNode {
+                found: 1,
+                expected: 2,
+                ..
+            }) => {}
+            other => panic!("expected OtherNode, got {other:?}"),
+        }
+    }
+}

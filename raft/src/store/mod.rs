@@ -1,0 +1,10 @@
+//! Durable storage on one RocksDB per node: the Raft log, the vote, and the state machine, each
+//! in its own column family so that one WriteBatch can cover several atomically.
+
+mod db;
+mod log_store;
+mod state_machine;
+
+pub use db::{DataDir, OpenError};
+pub use log_store::LogStore;
+pub use state_machine::{StateMachineStore, StateReader};
