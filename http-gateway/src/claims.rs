@@ -1,0 +1,253 @@
+//! Claims over HTTP (Part A D5, D6): `PUT /v1/volume/csi/:id/claim` takes Nomad's
+//! `CSIVolumeClaimRequest`, and `DELETE /v1/volume/csi/:id/detach?node=` frees a node's claims.
+
+use crate::backend::Backend;
+use crate::error::ApiError;
+use crate::params::RawParams;
+use crate::respond::{self, Meta};
+use crate::views::ApiVolume;
+use crate::volumes::{meta, read_body};
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::Value;
+use stowage_proto::rules::ClaimRequest;
+use stowage_proto::{
+    AccessMode, AttachmentMode, ClaimMode, ClaimState, Command, Outcome, VolumeDetail,
+};
+
+fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_null())
+        .map(|(_, v)| v)
+}
+
+fn text(obj: &serde_json::Map<String, Value>, name: &str) -> Result<String, ApiError> {
+    match field(obj, name) {
+        None => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "json: cannot unmarshal value into Go struct field CSIVolumeClaimRequest.{name} of type string"
+        ))),
+    }
+}
+
+/// A code given as Nomad's number or as its name.
+fn code<T: Copy>(
+    obj: &serde_json::Map<String, Value>,
+    name: &str,
+    table: &[(u64, &str, T)],
+    default: T,
+) -> Result<T, ApiError> {
+    let bad =
+        |v: &Value| ApiError::BadRequest(format!("unknown claim {} {v}", name.to_lowercase()));
+    match field(obj, name) {
+        None => Ok(default),
+        Some(v @ Value::Number(n)) => table
+            .iter()
+            .find(|(c, _, _)| Some(*c) == n.as_u64())
+            .map(|(_, _, t)| *t)
+            .ok_or_else(|| bad(v)),
+        Some(v @ Value::String(s)) => table
+            .iter()
+            .find(|(_, n, _)| n == s)
+            .map(|(_, _, t)| *t)
+            .ok_or_else(|| bad(v)),
+        Some(v) => Err(bad(v)),
+    }
+}
+
+const MODES: &[(u64, &str, ClaimMode)] = &[
+    (0, "read", ClaimMode::Read),
+    (1, "write", ClaimMode::Write),
+    (2, "gc", ClaimMode::Gc),
+];
+const STATES: &[(u64, &str, ClaimState)] = &[
+    (0, "taken", ClaimState::Taken),
+    (1, "node-detached", ClaimState::NodeDetached),
+    (2, "controller-detached", ClaimState::ControllerDetached),
+    (3, "ready-to-free", ClaimState::ReadyToFree),
+    (4, "unpublishing", ClaimState::Unpublishing),
+];
+
+/// Decodes a claim request body; returns it with the body's Namespace, if any.
+fn decode_claim(body: &[u8]) -> Result<(ClaimRequest, String), ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::BadRequest("Request body is empty".into()));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::BadRequest(
+            "json: cannot unmarshal value into Go value of type structs.CSIVolumeClaimRequest"
+                .into(),
+        ));
+    };
+    let mut problems = Vec::new();
+    let access = text(&obj, "AccessMode")?;
+    let access_mode = access.parse::<AccessMode>().unwrap_or_else(|_| {
+        problems.push(format!("unknown access mode {access:?}"));
+        AccessMode::Unset
+    });
+    let attachment = text(&obj, "AttachmentMode")?;
+    let attachment_mode = attachment.parse::<AttachmentMode>().unwrap_or_else(|_| {
+        problems.push(format!("unknown attachment mode {attachment:?}"));
+        AttachmentMode::Unset
+    });
+    let req = ClaimRequest {
+        allocation_id: text(&obj, "AllocationID")?,
+        node_id: text(&obj, "NodeID")?,
+        external_node_id: text(&obj, "ExternalNodeID")?,
+        mode: code(&obj, "Claim", MODES, ClaimMode::Read)?,
+        access_mode,
+        attachment_mode,
+        state: code(&obj, "State", STATES, ClaimState::Taken)?,
+        job_id: text(&obj, "JobID")?,
+        task_group: text(&obj, "TaskGroup")?,
+        name: text(&obj, "Name")?,
+    };
+    if req.allocation_id.is_empty() {
+        problems.insert(0, "missing allocation ID".into());
+    }
+    if req.state == ClaimState::Taken && req.mode != ClaimMode::Gc && req.node_id.is_empty() {
+        problems.push("missing node ID".into());
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "validation: {}",
+            problems.join(", ")
+        )));
+    }
+    Ok((req, text(&obj, "Namespace")?))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ClaimResponse {
+    volume: ApiVolume,
+    changed: bool,
+    index: u64,
+}
+
+/// `PUT /v1/volume/csi/:id/claim`.
+pub(crate) async fn claim<B: Backend>(
+    b: B,
+    id: &str,
+    p: &RawParams,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(headers, body).await?;
+    let (request, body_ns) = decode_claim(&body)?;
+    let cas = p.cas()?;
+    let namespace = p
+        .text("namespace")
+        .or((!body_ns.is_empty()).then_some(body_ns))
+        .unwrap_or_else(|| "default".into());
+    let resp = b
+        .write(Command::Claim {
+            namespace,
+            volume_id: id.to_string(),
+            request,
+            cas,
+        })
+        .await?;
+    let Outcome::Claimed { volume, changed } = resp.result? else {
+        return Err(ApiError::Internal("unexpected claim outcome".into()));
+    };
+    let fresh = b.freshness();
+    // The claims themselves are in the volume as ReadAllocs/WriteAllocs on the next read; the
+    // answer shows the volume record as the claim left it.
+    let out = ClaimResponse {
+        volume: ApiVolume::from_detail(&VolumeDetail {
+            volume: *volume,
+            claims: vec![],
+            plugin: None,
+        }),
+        changed,
+        index: resp.index,
+    };
+    Ok(respond::json(
+        &out,
+        p.pretty(),
+        Some(Meta {
+            index: resp.index,
+            fresh,
+        }),
+    ))
+}
+
+/// `DELETE /v1/volume/csi/:id/detach?node=`.
+pub(crate) async fn detach<B: Backend>(
+    b: B,
+    id: &str,
+    p: &RawParams,
+) -> Result<Response, ApiError> {
+    let Some(node) = p.text("node") else {
+        return Err(ApiError::BadRequest("detach requires node ID".into()));
+    };
+    if id.is_empty() {
+        return Err(ApiError::BadRequest("missing volume ID".into()));
+    }
+    let resp = b
+        .write(Command::DetachNode {
+            namespace: p.namespace(),
+            volume_id: id.to_string(),
+            node_id: node,
+        })
+        .await?;
+    resp.result?;
+    Ok(respond::empty(meta(&b, resp.index)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_codes_and_names() {
+        let (r, ns) = decode_claim(br#"{"allocationid":"a1","NodeID":"n1","Claim":1,"State":"taken","AccessMode":"single-node-writer","AttachmentMode":"file-system","Namespace":"prod"}"#).expect("ok");
+        assert_eq!(
+            (r.mode, r.state, r.access_mode, ns.as_str()),
+            (
+                ClaimMode::Write,
+                ClaimState::Taken,
+                AccessMode::SingleNodeWriter,
+                "prod"
+            )
+        );
+        let (r, _) =
+            decode_claim(br#"{"AllocationID":"a1","Claim":"read","State":3}"#).expect("ok");
+        assert_eq!(
+            (r.mode, r.state),
+            (ClaimMode::Read, ClaimState::ReadyToFree)
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_requests() {
+        let err = |b: &str| decode_claim(b.as_bytes()).expect_err(b).to_string();
+        assert_eq!(
+            err(r#"{"NodeID":"n"}"#),
+            "validation: missing allocation ID"
+        );
+        assert_eq!(
+            err(r#"{"AllocationID":"a","Claim":7,"NodeID":"n"}"#),
+            "unknown claim claim 7"
+        );
+        assert_eq!(
+            err(r#"{"AllocationID":"a","State":"gone","NodeID":"n"}"#),
+            "unknown claim state \"gone\""
+        );
+        assert_eq!(
+            err(r#"{"AllocationID":"a","NodeID":"n","AccessMode":"rw"}"#),
+            "validation: unknown access mode \"rw\""
+        );
+        assert_eq!(
+            err(r#"{"AllocationID":"a"}"#),
+            "validation: missing node ID"
+        );
+        assert_eq!(err(""), "Request body is empty");
+    }
+}

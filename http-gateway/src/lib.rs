@@ -1,0 +1,93 @@
+//! stowage-http-gateway owns Nomad's HTTP API on port 4646: routes, query parsing, Nomad's JSON
+//! shapes and meta headers, blocking queries, and the one error→status table. It reaches the
+//! cluster only through the `Backend` trait.
+//!
+//! Must not depend on: rocksdb, openraft, stowage-raft.
+
+mod backend;
+mod blocking;
+mod claims;
+mod error;
+mod filter;
+mod input;
+mod params;
+mod plugins;
+mod respond;
+mod status;
+mod views;
+mod volumes;
+
+pub use backend::{Backend, Freshness, HealthReport, Watch};
+pub use error::ApiError;
+pub use views::{ApiPlugin, ApiVolume, PluginStub, VolumeStub};
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use error::invalid_method;
+use std::future::Future;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+
+/// The complete router for one node.
+pub fn router<B: Backend>(backend: B) -> Router {
+    let passthrough = || {
+        get(volumes::plugin_passthrough)
+            .put(volumes::plugin_passthrough)
+            .post(volumes::plugin_passthrough)
+            .delete(volumes::plugin_passthrough)
+            .fallback(invalid_method)
+    };
+    Router::new()
+        .merge(status::routes())
+        .route(
+            "/v1/volumes",
+            get(volumes::list::<B>)
+                .put(volumes::register_root::<B>)
+                .post(volumes::register_root::<B>)
+                .fallback(invalid_method),
+        )
+        .route(
+            "/v1/volumes/external",
+            get(volumes::plugin_passthrough).fallback(invalid_method),
+        )
+        .route("/v1/volumes/snapshot", passthrough())
+        .route(
+            "/v1/volume/csi",
+            any(|| async {
+                (
+                    StatusCode::MOVED_PERMANENTLY,
+                    [(header::LOCATION, "/v1/volume/csi/")],
+                )
+                    .into_response()
+            }),
+        )
+        .route("/v1/volume/csi/", any(volumes::empty_id::<B>))
+        .route("/v1/volume/csi/{*rest}", any(volumes::by_path::<B>))
+        .route(
+            "/v1/plugins",
+            get(plugins::list::<B>).fallback(invalid_method),
+        )
+        .route(
+            "/v1/plugin/csi/{id}",
+            get(plugins::read::<B>)
+                .put(plugins::report::<B>)
+                .delete(plugins::remove::<B>)
+                .fallback(invalid_method),
+        )
+        .fallback(error::no_route)
+        .with_state(backend)
+        .layer(CompressionLayer::new())
+}
+
+/// Serves `router` on an already-bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
