@@ -1,0 +1,252 @@
+//! Agent configuration from flags, environment variables and an optional TOML file, in that
+//! order of precedence, checked once at start-up.
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:4646";
+pub const DEFAULT_RPC_ADDR: &str = ":4647";
+pub const DEFAULT_BOOTSTRAP_EXPECT: usize = 3;
+
+/// `stowage agent` flags. Each has an environment variable; a config file fills what is unset.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AgentArgs {
+    /// This node's id: a positive integer, unique in the cluster.
+    #[arg(long, env = "STOWAGE_NODE_ID")]
+    pub node_id: Option<u64>,
+    /// Where this node keeps its Raft log and state.
+    #[arg(long, env = "STOWAGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to serve Nomad's HTTP API on.
+    #[arg(long, env = "STOWAGE_HTTP_ADDR")]
+    pub http_addr: Option<String>,
+    /// Address to serve the internal gRPC API on (`:4647` means every interface).
+    #[arg(long, env = "STOWAGE_RPC_ADDR")]
+    pub rpc_addr: Option<String>,
+    /// The initial voters as `id=host:port` (their RPC addresses), this node included.
+    /// Repeat the flag or separate with commas.
+    #[arg(long = "peer", env = "STOWAGE_PEERS", value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// How many peers must be reachable before the cluster initializes itself.
+    #[arg(long, env = "STOWAGE_BOOTSTRAP_EXPECT")]
+    pub bootstrap_expect: Option<usize>,
+    /// A TOML file with any of: node_id, data_dir, http_addr, rpc_addr, peers, bootstrap_expect.
+    #[arg(long, env = "STOWAGE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    node_id: Option<u64>,
+    data_dir: Option<PathBuf>,
+    http_addr: Option<String>,
+    rpc_addr: Option<String>,
+    #[serde(default)]
+    peers: Vec<String>,
+    bootstrap_expect: Option<usize>,
+}
+
+/// A checked agent configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    pub node_id: u64,
+    pub data_dir: PathBuf,
+    pub http_bind: SocketAddr,
+    pub rpc_bind: SocketAddr,
+    pub peers: BTreeMap<u64, String>,
+    pub bootstrap_expect: usize,
+}
+
+impl AgentConfig {
+    /// This node's RPC address as its peers know it.
+    pub fn rpc_advertise(&self) -> &str {
+        self.peers.get(&self.node_id).map_or("", String::as_str)
+    }
+
+    /// The HTTP address to tell others about: the bind address, with an unspecified host
+    /// replaced by the host peers reach this node's RPC on.
+    pub fn http_advertise(&self) -> String {
+        if !self.http_bind.ip().is_unspecified() {
+            return self.http_bind.to_string();
+        }
+        let host = self
+            .rpc_advertise()
+            .rsplit_once(':')
+            .map_or("127.0.0.1", |(h, _)| h);
+        format!("{host}:{}", self.http_bind.port())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+fn parse_addr(what: &str, s: &str) -> anyhow::Result<SocketAddr> {
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    full.parse()
+        .with_context(|| format!("{what} {s:?} is not host:port"))
+}
+
+pub fn parse_peers(list: &[String]) -> anyhow::Result<BTreeMap<u64, String>> {
+    let mut peers = BTreeMap::new();
+    for item in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let Some((id, addr)) = item.split_once('=') else {
+            bail!("peer {item:?} is not id=host:port");
+        };
+        let id: u64 = id
+            .trim()
+            .parse()
+            .with_context(|| format!("peer {item:?}: id is not a number"))?;
+        // Peers may be named by host name (as in a compose network), so only the shape is checked.
+        let valid = addr
+            .trim()
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            bail!("peer {item:?}: address is not host:port");
+        }
+        if peers.insert(id, addr.trim().to_string()).is_some() {
+            bail!("peer id {id} is listed twice");
+        }
+    }
+    Ok(peers)
+}
+
+impl AgentArgs {
+    pub fn resolve(self) -> anyhow::Result<AgentConfig> {
+        let file = match &self.config {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let node_id = self
+            .node_id
+            .or(file.node_id)
+            .context("a node id is required (--node-id)")?;
+        if node_id == 0 {
+            bail!("node id must be a positive integer");
+        }
+        let data_dir = self
+            .data_dir
+            .or(file.data_dir)
+            .context("a data dir is required (--data-dir)")?;
+        let http = self
+            .http_addr
+            .or(file.http_addr)
+            .unwrap_or_else(|| DEFAULT_HTTP_ADDR.into());
+        let rpc = self
+            .rpc_addr
+            .or(file.rpc_addr)
+            .unwrap_or_else(|| DEFAULT_RPC_ADDR.into());
+        let peers = parse_peers(if self.peers.is_empty() {
+            &file.peers
+        } else {
+            &self.peers
+        })?;
+        let bootstrap_expect = self
+            .bootstrap_expect
+            .or(file.bootstrap_expect)
+            .unwrap_or(DEFAULT_BOOTSTRAP_EXPECT);
+        let config = AgentConfig {
+            node_id,
+            data_dir,
+            http_bind: parse_addr("HTTP address", &http)?,
+            rpc_bind: parse_addr("RPC address", &rpc)?,
+            peers,
+            bootstrap_expect,
+        };
+        if !config.peers.contains_key(&node_id) {
+            bail!(
+                "the peer list ({}) does not include this node (id {node_id}); list every voter, this one too",
+                config
+                    .peers
+                    .iter()
+                    .map(|(i, a)| format!("{i}={a}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
+        if config.peers.len() < bootstrap_expect {
+            bail!(
+                "bootstrap_expect is {bootstrap_expect} but the peer list names only {} nodes",
+                config.peers.len()
+            );
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(peers: &[&str]) -> AgentArgs {
+        AgentArgs {
+            node_id: Some(2),
+            data_dir: Some("/tmp/x".into()),
+            peers: peers.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn resolves_defaults_and_advertised_addresses() {
+        let c = args(&["1=10.0.0.1:4647", "2=10.0.0.2:4647", "3=10.0.0.3:4647"])
+            .resolve()
+            .expect("valid");
+        assert_eq!(c.http_bind.to_string(), "0.0.0.0:4646");
+        assert_eq!(c.rpc_bind.to_string(), "0.0.0.0:4647");
+        assert_eq!(c.rpc_advertise(), "10.0.0.2:4647");
+        assert_eq!(c.http_advertise(), "10.0.0.2:4646");
+        assert_eq!(c.bootstrap_expect, 3);
+    }
+
+    #[test]
+    fn refuses_bad_peer_lists_with_one_clear_line() {
+        let err = |a: AgentArgs| format!("{:#}", a.resolve().expect_err("must fail"));
+        assert!(
+            err(args(&["1=a:1", "3=c:3", "4=d:4"])).contains("does not include this node (id 2)")
+        );
+        assert!(err(args(&["1=a:1", "2=b:2"])).contains("bootstrap_expect is 3"));
+        assert!(err(args(&["x=a:1"])).contains("id is not a number"));
+        assert!(err(args(&["1=a:1", "1=a:2"])).contains("listed twice"));
+        assert!(err(args(&["1"])).contains("not id=host:port"));
+        assert!(err(args(&["2=:80"])).contains("address is not host:port"));
+    }
+
+    #[test]
+    fn file_fills_what_flags_leave_unset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            "node_id = 1\ndata_dir = \"/d\"\npeers = [\"1=127.0.0.1:7001\", \"2=127.0.0.1:7002\", \"3=127.0.0.1:7003\"]\n",
+        )
+        .expect("write");
+        let a = AgentArgs {
+            config: Some(path.clone()),
+            http_addr: Some("127.0.0.1:9000".into()),
+            ..Default::default()
+        };
+        let c = a.resolve().expect("valid");
+        assert_eq!(
+            (c.node_id, c.http_bind.to_string()),
+            (1, "127.0.0.1:9000".to_string())
+        );
+        std::fs::write(&path, "node_idd = 1\n").expect("write");
+        let a = AgentArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        assert!(format!("{:#}", a.resolve().expect_err("typo")).contains("unknown field"));
+    }
+}

@@ -1,0 +1,59 @@
+//! The `stowage` binary: parses the command line and reports start-up errors in one line.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use stowage_server::config::AgentArgs;
+use stowage_server::dev::DevArgs;
+use stowage_server::operator::OperatorCmd;
+use stowage_server::{agent, dev, operator};
+
+/// A replicated store for CSI volumes and their claims that speaks Nomad's HTTP API.
+#[derive(Parser)]
+#[command(name = "stowage", version)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one node of a cluster.
+    Agent(AgentArgs),
+    /// Run a three-node cluster on this machine (no config needed).
+    Dev(DevArgs),
+    /// Inspect or change cluster membership.
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,openraft=warn,h2=warn,tower=warn,hyper=warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stowage: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.cmd {
+            Cmd::Agent(args) => agent::run(args.resolve()?).await,
+            Cmd::Dev(args) => dev::run(args).await,
+            Cmd::Operator(cmd) => operator::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("stowage: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The claims walkthrough of the README, step by step through the real router and apply logic:
+//! register, report the plugin healthy, claim, be refused, read-claim, fail to deregister, detach,
+//! release, deregister.
+
+#[path = "support/state_backend.rs"]
+mod state_backend;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use state_backend::StateBackend;
+use tower::ServiceExt;
+
+async fn call(b: &StateBackend, method: &str, uri: &str, body: Value) -> (StatusCode, String) {
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::from(body))
+        .expect("request");
+    let resp = stowage_http_gateway::router(b.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    let status = resp.status();
+    let bytes = to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn claim(alloc: &str, node: &str, mode: &str, state: &str) -> Value {
+    json!({"AllocationID": alloc, "NodeID": node, "Claim": mode, "State": state,
+        "AccessMode": "multi-node-single-writer", "AttachmentMode": "file-system", "JobID": "web", "TaskGroup": "cache"})
+}
+
+async fn volume(b: &StateBackend) -> Value {
+    let (status, body) = call(b, "GET", "/v1/volume/csi/volume-id1", Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).expect("json")
+}
+
+#[tokio::test]
+async fn the_readme_claims_walkthrough() {
+    let b = StateBackend::new();
+    // 1. register the sample volume from the user's API page.
+    let sample = json!({"ID": "volume-id1", "Name": "volume id1", "Namespace": "default", "ExternalID": "volume-id1",
+        "Topologies": [{"foo": "bar"}], "AccessMode": "multi-node-single-writer", "AttachmentMode": "file-system",
+        "PluginID": "plugin-id1"});
+    assert_eq!(
+        call(&b, "PUT", "/v1/volume/csi/volume-id1", sample).await.0,
+        StatusCode::OK
+    );
+    // Not schedulable until the plugin is healthy.
+    let (status, body) = call(
+        &b,
+        "PUT",
+        "/v1/volume/csi/volume-id1/claim",
+        claim("A", "N1", "write", "taken"),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            StatusCode::CONFLICT,
+            r#"alloc "A" failed to claim volume "volume-id1": volume is currently unschedulable"#
+        )
+    );
+    // 2. report its plugin healthy.
+    let plugin =
+        json!({"Provider": "ebs", "Version": "1.0.1", "NodesHealthy": 3, "NodesExpected": 3});
+    assert_eq!(
+        call(&b, "PUT", "/v1/plugin/csi/plugin-id1", plugin).await.0,
+        StatusCode::OK
+    );
+    // 3. claim it for writing from allocation A on node N1.
+    let (status, body) = call(
+        &b,
+        "PUT",
+        "/v1/volume/csi/volume-id1/claim",
+        claim("A", "N1", "write", "taken"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Re-sending it is a no-op success.
+    let (status, body) = call(
+        &b,
+        "PUT",
+        "/v1/volume/csi/volume-id1/claim",
+        claim("A", "N1", 1.to_string().as_str(), "taken"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a numeric code in a string is not a code: {body}"
+    );
+    let (status, body) = call(&b, "PUT", "/v1/volume/csi/volume-id1/claim", json!({"AllocationID": "A", "NodeID": "N1",
+        "Claim": 1, "State": 0, "AccessMode": "multi-node-single-writer", "AttachmentMode": "file-system"})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json")["Changed"],
+        false
+    );
+    let v = volume(&b).await;
+    assert_eq!(v["WriteAllocs"], json!({"A": null}));
+    assert_eq!(
+        (v["AccessMode"].as_str(), v["AttachmentMode"].as_str()),
+        (Some("multi-node-single-writer"), Some("file-system"))
+    );
+    assert_eq!(v["Allocations"][0]["JobID"], "web");
+    // 4. be refused a second writer.
+    let (status, body) = call(
+        &b,
+        "PUT",
+        "/v1/volume/csi/volume-id1/claim",
+        claim("B", "N2", "write", "taken"),
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            StatusCode::CONFLICT,
+            r#"alloc "B" failed to claim volume "volume-id1": volume max claims reached"#
+        )
+    );
+    // 5. take a reader claim.
+    assert_eq!(
+        call(
+            &b,
+            "PUT",
+            "/v1/volume/csi/volume-id1/claim",
+            claim("R", "N2", "read", "taken")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let (_, list) = call(&b, "GET", "/v1/volumes?type=csi", Value::Null).await;
+    let stub = &serde_json::from_str::<Value>(&list).expect("json")[0];
+    assert_eq!(
+        (
+            stub["CurrentReaders"].as_u64(),
+            stub["CurrentWriters"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let (_, by_node) = call(&b, "GET", "/v1/volumes?type=csi&node_id=n1", Value::Null).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&by_node)
+            .expect("json")
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "node_id matches claims, case-insensitively"
+    );
+    // 6. fail to deregister it, even with force while a claim is taken.
+    for q in ["", "?force=true"] {
+        let (status, body) = call(
+            &b,
+            "DELETE",
+            &format!("/v1/volume/csi/volume-id1{q}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(
+            (status, body.as_str()),
+            (StatusCode::CONFLICT, "volume in use: volume-id1")
+        );
+    }
+    // 7. detach N1: its writer claim is freed in one write, and recorded.
+    let (status, body) = call(
+        &b,
+        "DELETE",
+        "/v1/volume/csi/volume-id1/detach",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::BAD_REQUEST, "detach requires node ID")
+    );
+    let (status, body) = call(
+        &b,
+        "DELETE",
+        "/v1/volume/csi/nope/detach?node=N1",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::NOT_FOUND, "no such volume")
+    );
+    assert_eq!(
+        call(
+            &b,
+            "DELETE",
+            "/v1/volume/csi/volume-id1/detach?node=N1",
+            Value::Null
+        )
+        .await,
+        (StatusCode::OK, String::new())
+    );
+    let v = volume(&b).await;
+    assert_eq!(
+        (v["WriteAllocs"].clone(), v["ReadAllocs"].clone()),
+        (json!({}), json!({"R": null}))
+    );
+    let history = v["StowageClaimHistory"].as_array().expect("history");
+    assert_eq!(
+        history
+            .last()
+            .map(|e| (e["AllocationID"].clone(), e["Action"].clone())),
+        Some((json!("A"), json!("detached")))
+    );
+    // 8. release the reader: walk the release states, still in use until freed.
+    for state in ["unpublishing", "node-detached", "controller-detached"] {
+        assert_eq!(
+            call(
+                &b,
+                "PUT",
+                "/v1/volume/csi/volume-id1/claim",
+                claim("R", "N2", "read", state)
+            )
+            .await
+            .0,
+            StatusCode::OK
+        );
+        let (status, _) = call(&b, "DELETE", "/v1/volume/csi/volume-id1", Value::Null).await;
+        assert_eq!(status, StatusCode::CONFLICT, "still in use while {state}");
+    }
+    assert_eq!(
+        call(
+            &b,
+            "PUT",
+            "/v1/volume/csi/volume-id1/claim",
+            claim("R", "N2", "read", "ready-to-free")
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    let v = volume(&b).await;
+    assert_eq!(
+        (v["AccessMode"].as_str(), v["ReadAllocs"].clone()),
+        (Some(""), json!({})),
+        "modes reset with the last claim"
+    );
+    // 9. deregister it.
+    assert_eq!(
+        call(&b, "DELETE", "/v1/volume/csi/volume-id1", Value::Null).await,
+        (StatusCode::OK, String::new())
+    );
+}
+
+#[tokio::test]
+async fn force_deregisters_when_every_claim_is_being_released() {
+    let b = StateBackend::new();
+    let vol = json!({"Volumes": [{"ID": "v", "PluginID": "p",
+        "RequestedCapabilities": [{"AccessMode": "single-node-writer", "AttachmentMode": "file-system"}]}]});
+    call(&b, "PUT", "/v1/volumes", vol).await;
+    call(&b, "PUT", "/v1/plugin/csi/p", json!({"NodesHealthy": 1})).await;
+    let c = |state: &str| {
+        json!({"AllocationID": "A", "NodeID": "N", "Claim": "write", "State": state,
+        "AccessMode": "single-node-writer", "AttachmentMode": "file-system"})
+    };
+    assert_eq!(
+        call(&b, "PUT", "/v1/volume/csi/v/claim", c("taken"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&b, "PUT", "/v1/volume/csi/v/claim", c("node-detached"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&b, "DELETE", "/v1/volume/csi/v", Value::Null).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        call(&b, "DELETE", "/v1/volume/csi/v?force=true", Value::Null)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, body) = call(&b, "PUT", "/v1/volume/csi/v/claim", c("taken")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::NOT_FOUND, "volume not found: v")
+    );
+}

@@ -1,0 +1,249 @@
+//! Test harness: three real nodes in this test process, each with its own temp data dir and
+//! loopback listeners on free ports. Waits poll with deadlines; nothing sleeps for readiness.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use stowage_proto::{ClusterError, Command, CommandResponse, Volume};
+use stowage_raft::RaftTiming;
+use stowage_server::agent::{Agent, Listeners};
+use stowage_server::config::AgentConfig;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+/// Fast timing for tests on loopback; snapshots every `snapshot_every` entries.
+pub fn fast_timing(snapshot_every: u64) -> RaftTiming {
+    RaftTiming {
+        heartbeat_ms: 50,
+        election_min_ms: 400,
+        election_max_ms: 800,
+        snapshot_every,
+        keep_behind_snapshot: 5,
+    }
+}
+
+pub struct TestCluster {
+    _root: TempDir,
+    timing: RaftTiming,
+    configs: BTreeMap<u64, AgentConfig>,
+    agents: BTreeMap<u64, Agent>,
+}
+
+/// Polls `check` until it returns `Some`, failing the test with `what` at the deadline.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub fn volume(id: &str) -> Volume {
+    Volume {
+        id: id.into(),
+        namespace: "default".into(),
+        plugin_id: "plugin".into(),
+        ..Default::default()
+    }
+}
+
+impl TestCluster {
+    pub async fn start(timing: RaftTiming) -> TestCluster {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut rpc = BTreeMap::new();
+        let mut http = BTreeMap::new();
+        for id in 1..=3u64 {
+            rpc.insert(
+                id,
+                TcpListener::bind("127.0.0.1:0").await.expect("bind rpc"),
+            );
+            http.insert(
+                id,
+                TcpListener::bind("127.0.0.1:0").await.expect("bind http"),
+            );
+        }
+        let peers: BTreeMap<u64, String> = rpc
+            .iter()
+            .map(|(id, l)| (*id, l.local_addr().expect("addr").to_string()))
+            .collect();
+        let mut configs = BTreeMap::new();
+        for id in 1..=3u64 {
+            let http_bind = http[&id].local_addr().expect("addr");
+            configs.insert(
+                id,
+                AgentConfig {
+                    node_id: id,
+                    data_dir: root.path().join(format!("node{id}")),
+                    http_bind,
+                    rpc_bind: peers[&id].parse().expect("addr"),
+                    peers: peers.clone(),
+                    bootstrap_expect: 3,
+                },
+            );
+        }
+        let mut cluster = TestCluster {
+            _root: root,
+            timing,
+            configs,
+            agents: BTreeMap::new(),
+        };
+        let starts = (1..=3u64).map(|id| {
+            let listeners = Listeners {
+                rpc: rpc.remove(&id).expect("rpc"),
+                http: http.remove(&id).expect("http"),
+            };
+            let config = cluster.configs[&id].clone();
+            let timing = cluster.timing.clone();
+            async move {
+                (
+                    id,
+                    Agent::start(&config, listeners, timing)
+                        .await
+                        .expect("agent starts"),
+                )
+            }
+        });
+        for (id, agent) in futures::future::join_all(starts).await {
+            cluster.agents.insert(id, agent);
+        }
+        cluster
+    }
+
+    pub fn agent(&self, id: u64) -> &Agent {
+        self.agents
+            .get(&id)
+            .unwrap_or_else(|| panic!("node {id} is not running"))
+    }
+
+    pub fn running(&self) -> Vec<u64> {
+        self.agents.keys().copied().collect()
+    }
+
+    pub fn http_addr(&self, id: u64) -> SocketAddr {
+        self.configs[&id].http_bind
+    }
+
+    pub fn rpc_addr(&self, id: u64) -> String {
+        self.configs[&id].peers[&id].clone()
+    }
+
+    /// Waits until every running node names the same leader, which is itself running.
+    pub async fn leader(&self) -> u64 {
+        eventually(
+            "all running nodes agree on a running leader",
+            Duration::from_secs(30),
+            || async {
+                let views: Vec<Option<u64>> = self
+                    .agents
+                    .values()
+                    .map(|a| a.node.status.metrics().current_leader)
+                    .collect();
+                match views.first() {
+                    Some(Some(l))
+                        if views.iter().all(|v| v == &Some(*l)) && self.agents.contains_key(l) =>
+                    {
+                        Some(*l)
+                    }
+                    _ => None,
+                }
+            },
+        )
+        .await
+    }
+
+    pub fn followers(&self, leader: u64) -> Vec<u64> {
+        self.running()
+            .into_iter()
+            .filter(|id| *id != leader)
+            .collect()
+    }
+
+    pub async fn stop(&mut self, id: u64) {
+        let agent = self
+            .agents
+            .remove(&id)
+            .unwrap_or_else(|| panic!("node {id} is not running"));
+        agent.shutdown().await;
+    }
+
+    /// Starts a stopped node again on the same addresses and data dir.
+    pub async fn restart(&mut self, id: u64) {
+        let config = self.configs[&id].clone();
+        let timing = self.timing.clone();
+        let agent = eventually(
+            &format!("node {id} restarts"),
+            Duration::from_secs(15),
+            || {
+                let config = config.clone();
+                let timing = timing.clone();
+                async move {
+                    // The old sockets and RocksDB lock are released asynchronously after shutdown.
+                    let listeners = Listeners::bind(&config).await.ok()?;
+                    Agent::start(&config, listeners, timing).await.ok()
+                }
+            },
+        )
+        .await;
+        self.agents.insert(id, agent);
+    }
+
+    pub fn wipe(&self, id: u64) {
+        assert!(
+            !self.agents.contains_key(&id),
+            "stop node {id} before wiping it"
+        );
+        std::fs::remove_dir_all(&self.configs[&id].data_dir).expect("wipe data dir");
+    }
+
+    pub async fn write(&self, via: u64, command: Command) -> Result<CommandResponse, ClusterError> {
+        self.agent(via).node.forwarder.write(command).await
+    }
+
+    pub async fn register(&self, via: u64, id: &str) -> CommandResponse {
+        let resp = self
+            .write(
+                via,
+                Command::RegisterVolumes {
+                    volumes: vec![volume(id)],
+                    cas: None,
+                },
+            )
+            .await
+            .expect("write accepted");
+        assert!(resp.result.is_ok(), "register {id}: {:?}", resp.result);
+        resp
+    }
+
+    /// The volume IDs node `id` holds right now, without asking anyone else.
+    pub fn local_volume_ids(&self, id: u64) -> Vec<String> {
+        self.agent(id)
+            .node
+            .forwarder
+            .reader()
+            .state()
+            .volumes
+            .values()
+            .map(|v| v.id.clone())
+            .collect()
+    }
+
+    pub fn applied(&self, id: u64) -> u64 {
+        self.agent(id).node.forwarder.reader().last_applied_index()
+    }
+
+    pub async fn shutdown(mut self) {
+        for id in self.running() {
+            self.stop(id).await;
+        }
+    }
+}
