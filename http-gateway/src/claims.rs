@@ -4,7 +4,7 @@
 use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::params::RawParams;
-use crate::respond::{self, Meta};
+use crate::respond;
 use crate::views::ApiVolume;
 use crate::volumes::{meta, read_body};
 use axum::body::Body;
@@ -13,9 +13,7 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 use stowage_proto::rules::ClaimRequest;
-use stowage_proto::{
-    AccessMode, AttachmentMode, ClaimMode, ClaimState, Command, Outcome, VolumeDetail,
-};
+use stowage_proto::{AccessMode, AttachmentMode, ClaimMode, ClaimState, Command, Outcome};
 
 fn field<'a>(obj: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
     obj.iter()
@@ -156,26 +154,12 @@ pub(crate) async fn claim<B: Backend>(
     let Outcome::Claimed { volume, changed } = resp.result? else {
         return Err(ApiError::Internal("unexpected claim outcome".into()));
     };
-    let fresh = b.freshness();
-    // The claims themselves are in the volume as ReadAllocs/WriteAllocs on the next read; the
-    // answer shows the volume record as the claim left it.
     let out = ClaimResponse {
-        volume: ApiVolume::from_detail(&VolumeDetail {
-            volume: *volume,
-            claims: vec![],
-            plugin: None,
-        }),
+        volume: ApiVolume::from_detail(&volume),
         changed,
         index: resp.index,
     };
-    Ok(respond::json(
-        &out,
-        p.pretty(),
-        Some(Meta {
-            index: resp.index,
-            fresh,
-        }),
-    ))
+    Ok(respond::json(&out, p.pretty(), Some(meta(&b, resp.index))))
 }
 
 /// `DELETE /v1/volume/csi/:id/detach?node=`.

@@ -84,9 +84,14 @@ fn canonicalize(v: Value) -> Value {
 /// is `[{"Segments": {"foo": "bar"}}]`. An entry with no `Segments` key whose values are all
 /// strings is read as the segments themselves, so the documented sample means what it says.
 fn docs_topologies(v: Value) -> Value {
-    let Value::Array(items) = v else { return canonicalize(v) };
+    let Value::Array(items) = v else {
+        return canonicalize(v);
+    };
     let fix = |item: Value| match item {
-        Value::Object(m) if !m.keys().any(|k| k.eq_ignore_ascii_case("Segments")) && m.values().all(Value::is_string) => {
+        Value::Object(m)
+            if !m.keys().any(|k| k.eq_ignore_ascii_case("Segments"))
+                && m.values().all(Value::is_string) =>
+        {
             let mut wrapped = Map::new();
             wrapped.insert("Segments".to_string(), Value::Object(m));
             Value::Object(wrapped)
@@ -204,9 +209,13 @@ fn decode_volume(root: &str, v: Value, namespace: &str) -> Result<(Volume, RawMo
     let input = VolumeIn::deserialize(de)
         .map_err(|e| ApiError::BadRequest(type_error(root, &track.path().to_string(), &e)))?;
     let mut raw = RawModes::default();
-    let mut requested: Vec<CapabilityIn> = input.requested_capabilities.into_iter().flatten().collect();
+    let mut requested: Vec<CapabilityIn> =
+        input.requested_capabilities.into_iter().flatten().collect();
     if requested.is_empty() && !input.access_mode.is_empty() {
-        requested.push(CapabilityIn { access_mode: input.access_mode, attachment_mode: input.attachment_mode });
+        requested.push(CapabilityIn {
+            access_mode: input.access_mode,
+            attachment_mode: input.attachment_mode,
+        });
     }
     let capabilities = requested
         .into_iter()
@@ -369,9 +378,18 @@ mod tests {
         assert_eq!(vols[0].access_mode, AccessMode::Unset);
         assert_eq!(
             vols[0].requested_capabilities,
-            vec![Capability { access_mode: AccessMode::MultiNodeSingleWriter, attachment_mode: AttachmentMode::FileSystem }]
+            vec![Capability {
+                access_mode: AccessMode::MultiNodeSingleWriter,
+                attachment_mode: AttachmentMode::FileSystem
+            }]
         );
-        assert_eq!(vols[0].topologies[0].segments.get("foo").map(String::as_str), Some("bar"));
+        assert_eq!(
+            vols[0].topologies[0]
+                .segments
+                .get("foo")
+                .map(String::as_str),
+            Some("bar")
+        );
         assert_eq!(
             decode(r#"{"PluginID":"p"}"#, Some("from-path")).expect("ok")[0].id,
             "from-path"

@@ -5,7 +5,7 @@ use crate::backend::{Backend, Watch};
 use crate::blocking;
 use crate::error::ApiError;
 use crate::params::{RawParams, ReadOptions};
-use crate::respond::{self, Meta};
+use crate::respond;
 use crate::views::{ApiPlugin, PluginStub};
 use crate::volumes::{meta, read_body};
 use axum::body::Body;
@@ -148,14 +148,7 @@ pub(crate) async fn report<B: Backend>(
         plugin: ApiPlugin::from_plugin(&stored),
         index: resp.index,
     };
-    Ok(respond::json(
-        &out,
-        p.pretty(),
-        Some(Meta {
-            index: resp.index,
-            fresh: b.freshness(),
-        }),
-    ))
+    Ok(respond::json(&out, p.pretty(), Some(meta(&b, resp.index))))
 }
 
 /// `DELETE /v1/plugin/csi/:id`: forget a plugin.

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use stowage_proto::rules::validate;
-use stowage_proto::{Command, Outcome, Query, QueryResult, VolumeDetail, VolumeKey};
+use stowage_proto::{Command, Outcome, Query, QueryResult, VolumeKey};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -207,16 +207,7 @@ async fn register<B: Backend>(
     };
     let fresh = b.freshness();
     let out = RegisterResponse {
-        volumes: volumes
-            .into_iter()
-            .map(|volume| {
-                ApiVolume::from_detail(&VolumeDetail {
-                    volume,
-                    claims: vec![],
-                    plugin: None,
-                })
-            })
-            .collect(),
+        volumes: volumes.iter().map(ApiVolume::from_detail).collect(),
         warnings: warnings.join("\n"),
         index: resp.index,
         last_contact: fresh.last_contact_ms,

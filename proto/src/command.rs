@@ -4,6 +4,7 @@
 
 use crate::error::DomainError;
 use crate::model::{Namespace, Plugin, Volume};
+use crate::query::VolumeDetail;
 use crate::rules::ClaimRequest;
 use serde::{Deserialize, Serialize};
 
@@ -91,14 +92,16 @@ pub struct CommandResponse {
 pub enum Outcome {
     /// The command changed state and has nothing to return (also blank and membership entries).
     Done,
-    /// The registered volumes as stored, and warnings for the caller (an unknown plugin, …).
+    /// The registered volumes as a reader now sees them, and warnings for the caller (an
+    /// unknown plugin, …).
     Registered {
-        volumes: Vec<Volume>,
+        volumes: Vec<VolumeDetail>,
         warnings: Vec<String>,
     },
-    /// The volume after a claim request; `changed` is false for a re-sent claim or release.
+    /// The volume after a claim request, as a reader now sees it; `changed` is false for a
+    /// re-sent claim or release.
     Claimed {
-        volume: Box<Volume>,
+        volume: Box<VolumeDetail>,
         changed: bool,
     },
     Plugin(Plugin),

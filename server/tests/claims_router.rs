@@ -2,33 +2,25 @@
 //! register, report the plugin healthy, claim, be refused, read-claim, fail to deregister, detach,
 //! release, deregister.
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/state_backend.rs"]
 mod state_backend;
 
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
+use http::call;
 use serde_json::{Value, json};
 use state_backend::StateBackend;
-use tower::ServiceExt;
 
-async fn call(b: &StateBackend, method: &str, uri: &str, body: Value) -> (StatusCode, String) {
+/// A call with a JSON body (`Value::Null` for none), answered as (status, body).
+async fn send(b: &StateBackend, method: &str, uri: &str, body: Value) -> (StatusCode, String) {
     let body = if body.is_null() {
         String::new()
     } else {
         body.to_string()
     };
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::from(body))
-        .expect("request");
-    let resp = stowage_http_gateway::router(b.clone())
-        .oneshot(req)
-        .await
-        .expect("infallible");
-    let status = resp.status();
-    let bytes = to_bytes(resp.into_body(), 1 << 20).await.expect("body");
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let r = call(b, method, uri, &body).await;
+    (r.status, r.body)
 }
 
 fn claim(alloc: &str, node: &str, mode: &str, state: &str) -> Value {
@@ -37,7 +29,7 @@ fn claim(alloc: &str, node: &str, mode: &str, state: &str) -> Value {
 }
 
 async fn volume(b: &StateBackend) -> Value {
-    let (status, body) = call(b, "GET", "/v1/volume/csi/volume-id1", Value::Null).await;
+    let (status, body) = send(b, "GET", "/v1/volume/csi/volume-id1", Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     serde_json::from_str(&body).expect("json")
 }
@@ -50,11 +42,11 @@ async fn the_readme_claims_walkthrough() {
         "Topologies": [{"foo": "bar"}], "AccessMode": "multi-node-single-writer", "AttachmentMode": "file-system",
         "PluginID": "plugin-id1"});
     assert_eq!(
-        call(&b, "PUT", "/v1/volume/csi/volume-id1", sample).await.0,
+        send(&b, "PUT", "/v1/volume/csi/volume-id1", sample).await.0,
         StatusCode::OK
     );
     // Not schedulable until the plugin is healthy.
-    let (status, body) = call(
+    let (status, body) = send(
         &b,
         "PUT",
         "/v1/volume/csi/volume-id1/claim",
@@ -72,11 +64,11 @@ async fn the_readme_claims_walkthrough() {
     let plugin =
         json!({"Provider": "ebs", "Version": "1.0.1", "NodesHealthy": 3, "NodesExpected": 3});
     assert_eq!(
-        call(&b, "PUT", "/v1/plugin/csi/plugin-id1", plugin).await.0,
+        send(&b, "PUT", "/v1/plugin/csi/plugin-id1", plugin).await.0,
         StatusCode::OK
     );
     // 3. claim it for writing from allocation A on node N1.
-    let (status, body) = call(
+    let (status, body) = send(
         &b,
         "PUT",
         "/v1/volume/csi/volume-id1/claim",
@@ -85,7 +77,7 @@ async fn the_readme_claims_walkthrough() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Re-sending it is a no-op success.
-    let (status, body) = call(
+    let (status, body) = send(
         &b,
         "PUT",
         "/v1/volume/csi/volume-id1/claim",
@@ -97,7 +89,7 @@ async fn the_readme_claims_walkthrough() {
         StatusCode::BAD_REQUEST,
         "a numeric code in a string is not a code: {body}"
     );
-    let (status, body) = call(&b, "PUT", "/v1/volume/csi/volume-id1/claim", json!({"AllocationID": "A", "NodeID": "N1",
+    let (status, body) = send(&b, "PUT", "/v1/volume/csi/volume-id1/claim", json!({"AllocationID": "A", "NodeID": "N1",
         "Claim": 1, "State": 0, "AccessMode": "multi-node-single-writer", "AttachmentMode": "file-system"})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -112,7 +104,7 @@ async fn the_readme_claims_walkthrough() {
     );
     assert_eq!(v["Allocations"][0]["JobID"], "web");
     // 4. be refused a second writer.
-    let (status, body) = call(
+    let (status, body) = send(
         &b,
         "PUT",
         "/v1/volume/csi/volume-id1/claim",
@@ -128,7 +120,7 @@ async fn the_readme_claims_walkthrough() {
     );
     // 5. take a reader claim.
     assert_eq!(
-        call(
+        send(
             &b,
             "PUT",
             "/v1/volume/csi/volume-id1/claim",
@@ -138,7 +130,7 @@ async fn the_readme_claims_walkthrough() {
         .0,
         StatusCode::OK
     );
-    let (_, list) = call(&b, "GET", "/v1/volumes?type=csi", Value::Null).await;
+    let (_, list) = send(&b, "GET", "/v1/volumes?type=csi", Value::Null).await;
     let stub = &serde_json::from_str::<Value>(&list).expect("json")[0];
     assert_eq!(
         (
@@ -147,7 +139,7 @@ async fn the_readme_claims_walkthrough() {
         ),
         (Some(1), Some(1))
     );
-    let (_, by_node) = call(&b, "GET", "/v1/volumes?type=csi&node_id=n1", Value::Null).await;
+    let (_, by_node) = send(&b, "GET", "/v1/volumes?type=csi&node_id=n1", Value::Null).await;
     assert_eq!(
         serde_json::from_str::<Value>(&by_node)
             .expect("json")
@@ -158,7 +150,7 @@ async fn the_readme_claims_walkthrough() {
     );
     // 6. fail to deregister it, even with force while a claim is taken.
     for q in ["", "?force=true"] {
-        let (status, body) = call(
+        let (status, body) = send(
             &b,
             "DELETE",
             &format!("/v1/volume/csi/volume-id1{q}"),
@@ -171,7 +163,7 @@ async fn the_readme_claims_walkthrough() {
         );
     }
     // 7. detach N1: its writer claim is freed in one write, and recorded.
-    let (status, body) = call(
+    let (status, body) = send(
         &b,
         "DELETE",
         "/v1/volume/csi/volume-id1/detach",
@@ -182,7 +174,7 @@ async fn the_readme_claims_walkthrough() {
         (status, body.as_str()),
         (StatusCode::BAD_REQUEST, "detach requires node ID")
     );
-    let (status, body) = call(
+    let (status, body) = send(
         &b,
         "DELETE",
         "/v1/volume/csi/nope/detach?node=N1",
@@ -194,7 +186,7 @@ async fn the_readme_claims_walkthrough() {
         (StatusCode::NOT_FOUND, "no such volume")
     );
     assert_eq!(
-        call(
+        send(
             &b,
             "DELETE",
             "/v1/volume/csi/volume-id1/detach?node=N1",
@@ -218,7 +210,7 @@ async fn the_readme_claims_walkthrough() {
     // 8. release the reader: walk the release states, still in use until freed.
     for state in ["unpublishing", "node-detached", "controller-detached"] {
         assert_eq!(
-            call(
+            send(
                 &b,
                 "PUT",
                 "/v1/volume/csi/volume-id1/claim",
@@ -228,11 +220,11 @@ async fn the_readme_claims_walkthrough() {
             .0,
             StatusCode::OK
         );
-        let (status, _) = call(&b, "DELETE", "/v1/volume/csi/volume-id1", Value::Null).await;
+        let (status, _) = send(&b, "DELETE", "/v1/volume/csi/volume-id1", Value::Null).await;
         assert_eq!(status, StatusCode::CONFLICT, "still in use while {state}");
     }
     assert_eq!(
-        call(
+        send(
             &b,
             "PUT",
             "/v1/volume/csi/volume-id1/claim",
@@ -250,7 +242,7 @@ async fn the_readme_claims_walkthrough() {
     );
     // 9. deregister it.
     assert_eq!(
-        call(&b, "DELETE", "/v1/volume/csi/volume-id1", Value::Null).await,
+        send(&b, "DELETE", "/v1/volume/csi/volume-id1", Value::Null).await,
         (StatusCode::OK, String::new())
     );
 }
@@ -260,35 +252,35 @@ async fn force_deregisters_when_every_claim_is_being_released() {
     let b = StateBackend::new();
     let vol = json!({"Volumes": [{"ID": "v", "PluginID": "p",
         "RequestedCapabilities": [{"AccessMode": "single-node-writer", "AttachmentMode": "file-system"}]}]});
-    call(&b, "PUT", "/v1/volumes", vol).await;
-    call(&b, "PUT", "/v1/plugin/csi/p", json!({"NodesHealthy": 1})).await;
+    send(&b, "PUT", "/v1/volumes", vol).await;
+    send(&b, "PUT", "/v1/plugin/csi/p", json!({"NodesHealthy": 1})).await;
     let c = |state: &str| {
         json!({"AllocationID": "A", "NodeID": "N", "Claim": "write", "State": state,
         "AccessMode": "single-node-writer", "AttachmentMode": "file-system"})
     };
     assert_eq!(
-        call(&b, "PUT", "/v1/volume/csi/v/claim", c("taken"))
+        send(&b, "PUT", "/v1/volume/csi/v/claim", c("taken"))
             .await
             .0,
         StatusCode::OK
     );
     assert_eq!(
-        call(&b, "PUT", "/v1/volume/csi/v/claim", c("node-detached"))
+        send(&b, "PUT", "/v1/volume/csi/v/claim", c("node-detached"))
             .await
             .0,
         StatusCode::OK
     );
     assert_eq!(
-        call(&b, "DELETE", "/v1/volume/csi/v", Value::Null).await.0,
+        send(&b, "DELETE", "/v1/volume/csi/v", Value::Null).await.0,
         StatusCode::CONFLICT
     );
     assert_eq!(
-        call(&b, "DELETE", "/v1/volume/csi/v?force=true", Value::Null)
+        send(&b, "DELETE", "/v1/volume/csi/v?force=true", Value::Null)
             .await
             .0,
         StatusCode::OK
     );
-    let (status, body) = call(&b, "PUT", "/v1/volume/csi/v/claim", c("taken")).await;
+    let (status, body) = send(&b, "PUT", "/v1/volume/csi/v/claim", c("taken")).await;
     assert_eq!(
         (status, body.as_str()),
         (StatusCode::NOT_FOUND, "volume not found: v")

@@ -2,55 +2,23 @@
 //! for each endpoint, Nomad's error texts and codes, and every response decoded with mirrors of
 //! Nomad's Go `api` structs.
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/nomad_api.rs"]
 mod nomad_api;
 #[path = "support/state_backend.rs"]
 mod state_backend;
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use serde_json::{Value, json};
+use http::{Reply, call};
+use serde_json::json;
 use state_backend::StateBackend;
 use tower::ServiceExt;
 
 const SAMPLE: &str = r#"{ "ID": "volume-id1", "Name": "volume id1", "Namespace": "default", "ExternalID": "volume-id1",
   "Topologies": [{ "foo": "bar" }], "AccessMode": "multi-node-single-writer", "AttachmentMode": "file-system",
   "PluginID": "plugin-id1"}"#;
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-async fn call(b: &StateBackend, method: &str, uri: &str, body: &str) -> Reply {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::from(body.to_string()))
-        .expect("request");
-    let resp = stowage_http_gateway::router(b.clone())
-        .oneshot(req)
-        .await
-        .expect("infallible");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = to_bytes(resp.into_body(), 1 << 24).await.expect("body");
-    Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
 
 fn assert_error(r: &Reply, status: StatusCode, text: &str) {
     assert_eq!((r.status, r.body.as_str()), (status, text));

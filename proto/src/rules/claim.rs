@@ -107,8 +107,9 @@ pub fn apply_claim(
         return Err("cannot change attachment mode of claimed volume".into());
     }
     match (req.state, req.mode) {
-        (ClaimState::Taken, ClaimMode::Read) => take(v, claims, schedulable, req, now),
-        (ClaimState::Taken, ClaimMode::Write) => take(v, claims, schedulable, req, now),
+        (ClaimState::Taken, ClaimMode::Read | ClaimMode::Write) => {
+            take(v, claims, schedulable, req, now)
+        }
         _ => release(v, claims, req, now),
     }
 }

@@ -209,8 +209,8 @@ mod tests {
         assert!(warnings.is_empty());
         assert_eq!(
             (
-                volumes[0].provider.as_str(),
-                volumes[0].provider_version.as_str()
+                volumes[0].volume.provider.as_str(),
+                volumes[0].volume.provider_version.as_str()
             ),
             ("ebs", "1.2")
         );

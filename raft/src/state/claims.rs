@@ -74,7 +74,7 @@ impl State {
         let (action, state) = match effect {
             ClaimEffect::Unchanged => {
                 return Ok(Outcome::Claimed {
-                    volume: Box::new(volume),
+                    volume: Box::new(self.detail(&volume)),
                     changed: false,
                 });
             }
@@ -99,7 +99,7 @@ impl State {
         self.volumes.insert(key.clone(), volume.clone());
         self.indexes.volumes = index;
         Ok(Outcome::Claimed {
-            volume: Box::new(volume),
+            volume: Box::new(self.detail(&volume)),
             changed: true,
         })
     }

@@ -108,7 +108,7 @@ impl State {
         }
     }
 
-    fn detail(&self, v: &Volume) -> stowage_proto::VolumeDetail {
+    pub(super) fn detail(&self, v: &Volume) -> stowage_proto::VolumeDetail {
         stowage_proto::VolumeDetail {
             volume: v.clone(),
             claims: self.claims_of(&v.key()).cloned().collect(),

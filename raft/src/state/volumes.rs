@@ -29,10 +29,8 @@ impl State {
             touched.push(Touched::Volume(key));
         }
         self.indexes.volumes = index;
-        Ok(Outcome::Registered {
-            volumes: decided,
-            warnings,
-        })
+        let volumes = decided.iter().map(|v| self.detail(v)).collect();
+        Ok(Outcome::Registered { volumes, warnings })
     }
 
     fn decide_register(

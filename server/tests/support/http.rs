@@ -1,0 +1,49 @@
+//! One HTTP call through the gateway's router, with no sockets, and its reply.
+#![allow(dead_code)]
+
+use crate::state_backend::StateBackend;
+use axum::body::{Body, to_bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Status and body, for comparing with an expected pair.
+    pub fn pair(&self) -> (StatusCode, &str) {
+        (self.status, self.body.as_str())
+    }
+}
+
+pub async fn call(b: &StateBackend, method: &str, uri: &str, body: &str) -> Reply {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let resp = stowage_http_gateway::router(b.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = to_bytes(resp.into_body(), 1 << 24).await.expect("body");
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
