@@ -157,9 +157,13 @@ pub(crate) async fn claim<B: Backend>(
     let out = ClaimResponse {
         volume: ApiVolume::from_detail(&volume),
         changed,
-        index: resp.index,
+        index: resp.table_index,
     };
-    Ok(respond::json(&out, p.pretty(), Some(meta(&b, resp.index))))
+    Ok(respond::json(
+        &out,
+        p.pretty(),
+        Some(meta(&b, resp.table_index)),
+    ))
 }
 
 /// `DELETE /v1/volume/csi/:id/detach?node=`.
@@ -182,7 +186,7 @@ pub(crate) async fn detach<B: Backend>(
         })
         .await?;
     resp.result?;
-    Ok(respond::empty(meta(&b, resp.index)))
+    Ok(respond::empty(meta(&b, resp.table_index)))
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// No leader within the hold time; nothing was written.
     #[error("No cluster leader")]
     NoLeader,
+    /// This node cannot serve right now (its Raft core stopped); nothing was written.
+    #[error("{0}")]
+    Unavailable(String),
     /// The write was sent but its fate is unknown: it may or may not have been applied.
     #[error("{0}")]
     OutcomeUnknown(String),
@@ -48,7 +51,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ApiError::NoLeader => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NoLeader | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::OutcomeUnknown(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -84,7 +87,8 @@ impl From<ClusterError> for ApiError {
             ClusterError::OutcomeUnknown(m) => {
                 ApiError::OutcomeUnknown(format!("outcome unknown: {m}"))
             }
-            ClusterError::Stopped(m) | ClusterError::Internal(m) => ApiError::Internal(m),
+            ClusterError::Stopped(m) => ApiError::Unavailable(format!("raft stopped: {m}")),
+            ClusterError::Internal(m) => ApiError::Internal(m),
         }
     }
 }
@@ -97,7 +101,7 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        if matches!(self, ApiError::NoLeader) {
+        if matches!(self, ApiError::NoLeader | ApiError::Unavailable(_)) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp

@@ -146,9 +146,13 @@ pub(crate) async fn report<B: Backend>(
     };
     let out = FingerprintResponse {
         plugin: ApiPlugin::from_plugin(&stored),
-        index: resp.index,
+        index: resp.table_index,
     };
-    Ok(respond::json(&out, p.pretty(), Some(meta(&b, resp.index))))
+    Ok(respond::json(
+        &out,
+        p.pretty(),
+        Some(meta(&b, resp.table_index)),
+    ))
 }
 
 /// `DELETE /v1/plugin/csi/:id`: forget a plugin.
@@ -158,5 +162,5 @@ pub(crate) async fn remove<B: Backend>(
 ) -> Result<Response, ApiError> {
     let resp = b.write(Command::DeletePlugin { id }).await?;
     resp.result?;
-    Ok(respond::empty(meta(&b, resp.index)))
+    Ok(respond::empty(meta(&b, resp.table_index)))
 }

@@ -209,7 +209,7 @@ async fn register<B: Backend>(
     let out = RegisterResponse {
         volumes: volumes.iter().map(ApiVolume::from_detail).collect(),
         warnings: warnings.join("\n"),
-        index: resp.index,
+        index: resp.table_index,
         last_contact: fresh.last_contact_ms,
         known_leader: fresh.known_leader,
         next_token: String::new(),
@@ -218,7 +218,7 @@ async fn register<B: Backend>(
         &out,
         p.pretty(),
         Some(Meta {
-            index: resp.index,
+            index: resp.table_index,
             fresh,
         }),
     ))
@@ -240,7 +240,7 @@ async fn deregister<B: Backend>(b: B, id: &str, p: &RawParams) -> Result<Respons
     };
     let resp = b.write(command).await?;
     resp.result?;
-    Ok(respond::empty(meta(&b, resp.index)))
+    Ok(respond::empty(meta(&b, resp.table_index)))
 }
 
 /// `PUT`/`POST /v1/volumes`: register.

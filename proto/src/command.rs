@@ -85,6 +85,10 @@ impl Command {
 pub struct CommandResponse {
     /// The log index the command was applied at.
     pub index: u64,
+    /// The index of the command's table after apply: what the answer reports as
+    /// `X-Nomad-Index`. It equals `index` when the command changed something; a no-op (a re-sent
+    /// claim) leaves the table at an older index, and a later read must not report less.
+    pub table_index: u64,
     pub result: Result<Outcome, DomainError>,
 }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod query;
 pub mod rules;
+pub mod unsafe_faults;
 
 pub use command::{Command, CommandResponse, Outcome, Request};
 pub use error::{ClusterError, DomainError};

@@ -14,6 +14,7 @@ use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use stowage_proto::pb::cluster_service_client::ClusterServiceClient;
 use stowage_proto::pb::{ReadIndexRequest, WriteRequest};
+use stowage_proto::unsafe_faults::{self, UnsafeFault};
 use stowage_proto::{ClusterError, Command, CommandResponse, Query, QueryResult, Request, codec};
 use tokio::time::Instant;
 
@@ -137,7 +138,10 @@ impl Forwarder {
                     Miss::Final(ClusterError::Internal(e.to_string()))
                 }
             }),
-            Ok(Err(RaftError::Fatal(f))) => Err(Miss::Final(ClusterError::Stopped(f.to_string()))),
+            // The entry may already have been replicated: its fate is unknown, not failed.
+            Ok(Err(RaftError::Fatal(f))) => Err(Miss::Final(ClusterError::OutcomeUnknown(
+                format!("this node's raft stopped: {f}"),
+            ))),
         }
     }
 
@@ -267,7 +271,7 @@ impl Forwarder {
         query: &Query,
         stale: bool,
     ) -> Result<(QueryResult, u64), ClusterError> {
-        if !stale {
+        if !stale && !unsafe_faults::enabled(UnsafeFault::StaleReads) {
             self.linearize().await?;
         }
         Ok(self.reader.state().query(query))

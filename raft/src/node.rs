@@ -62,6 +62,8 @@ pub struct NodeConfig {
     pub bootstrap_expect: usize,
     pub timing: RaftTiming,
     pub timeouts: Timeouts,
+    /// Dial peers from this address (a node bound to one loopback address dials from it too).
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,7 @@ pub enum StartError {
 pub struct NodeStatus {
     id: NodeId,
     raft: Raft,
+    reader: crate::store::StateReader,
     rpc_addr: String,
     http_addr: String,
     contact: Arc<LeaderContact>,
@@ -209,6 +212,7 @@ impl NodeStatus {
     pub async fn info(&self) -> NodeInfoReply {
         let m = self.raft.metrics().borrow_watched().clone();
         let initialized = self.raft.is_initialized().await.unwrap_or(false);
+        let (digest_index, state_digest) = self.reader.digest();
         NodeInfoReply {
             id: self.id,
             rpc_addr: self.rpc_addr.clone(),
@@ -222,6 +226,8 @@ impl NodeStatus {
             committed: m.local_committed.as_ref().map_or(0, |l| l.index()),
             state: format!("{:?}", m.state),
             members: encode_members(&self.members()),
+            state_digest,
+            digest_index,
         }
     }
 }
@@ -261,7 +267,7 @@ impl RaftNode {
         }
         .validate()
         .map_err(|e| StartError::Config(e.to_string()))?;
-        let peers = Peers::default();
+        let peers = Peers::new(config.source_ip);
         let network = Network {
             id: config.id,
             peers: peers.clone(),
@@ -281,6 +287,7 @@ impl RaftNode {
         let status = NodeStatus {
             id: config.id,
             raft: raft.clone(),
+            reader: forwarder.reader().clone(),
             rpc_addr: config.rpc_addr.clone(),
             http_addr: config.http_addr.clone(),
             contact: contact.clone(),

@@ -1,6 +1,7 @@
 //! One reusable gRPC channel per peer address, shared by Raft replication and forwarding.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
@@ -11,9 +12,17 @@ pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 #[derive(Clone, Debug, Default)]
 pub struct Peers {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
+    source: Option<IpAddr>,
 }
 
 impl Peers {
+    pub fn new(source: Option<IpAddr>) -> Self {
+        Peers {
+            channels: Arc::default(),
+            source,
+        }
+    }
+
     /// The channel for `addr`, created lazily: it connects on first use and reconnects itself.
     pub fn channel(&self, addr: &str) -> Result<Channel, tonic::transport::Error> {
         let mut map = self.channels.lock().unwrap_or_else(|p| p.into_inner());
@@ -23,6 +32,7 @@ impl Peers {
         let ch = Endpoint::from_shared(format!("http://{addr}"))?
             .connect_timeout(Duration::from_millis(500))
             .tcp_nodelay(true)
+            .local_address(self.source)
             .http2_keep_alive_interval(Duration::from_secs(5))
             .keep_alive_timeout(Duration::from_secs(5))
             .connect_lazy();

@@ -13,6 +13,10 @@ use tokio::task::JoinHandle;
 /// Exit code of an agent whose Raft core stopped: its supervisor should restart it.
 pub const EXIT_RAFT_STOPPED: u8 = 70;
 
+/// Test-only: names a fault that makes the agent wrong on purpose (see
+/// `stowage_proto::unsafe_faults`); the chaos suite uses it to check its checker.
+pub const UNSAFE_FAULT_ENV: &str = "STOWAGE_UNSAFE_TEST_FAULT";
+
 pub struct Listeners {
     pub rpc: TcpListener,
     pub http: TcpListener,
@@ -56,6 +60,7 @@ impl Agent {
             bootstrap_expect: config.bootstrap_expect,
             timing,
             timeouts: Timeouts::default(),
+            source_ip: Some(config.rpc_bind.ip()).filter(|ip| !ip.is_unspecified()),
         };
         let node = RaftNode::start(node_config, listeners.rpc).await?;
         let router = stowage_http_gateway::router(NodeBackend {
@@ -95,6 +100,13 @@ impl Agent {
 
 /// Runs an agent until SIGINT/SIGTERM (exit 0) or until its Raft core stops (exit 70).
 pub async fn run(config: AgentConfig) -> anyhow::Result<u8> {
+    if let Ok(name) = std::env::var(UNSAFE_FAULT_ENV) {
+        let fault = stowage_proto::unsafe_faults::UnsafeFault::parse(&name).ok_or_else(|| {
+            anyhow::anyhow!("{UNSAFE_FAULT_ENV}={name:?} is not a known test fault")
+        })?;
+        stowage_proto::unsafe_faults::enable(fault);
+        tracing::warn!("TEST-ONLY FAULT {fault:?} IS ON: this node is deliberately wrong");
+    }
     let listeners = Listeners::bind(&config).await?;
     let agent = Agent::start(&config, listeners, RaftTiming::default()).await?;
     tracing::info!(

@@ -5,6 +5,8 @@
 
 pub mod agent;
 mod backend;
+pub mod chaos;
+pub mod chaos_cmd;
 pub mod config;
 pub mod dev;
 pub mod operator;

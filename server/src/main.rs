@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use stowage_server::config::AgentArgs;
 use stowage_server::dev::DevArgs;
 use stowage_server::operator::OperatorCmd;
-use stowage_server::{agent, dev, operator};
+use stowage_server::{agent, chaos_cmd, dev, operator};
 
 /// A replicated store for CSI volumes and their claims that speaks Nomad's HTTP API.
 #[derive(Parser)]
@@ -24,6 +24,8 @@ enum Cmd {
     /// Inspect or change cluster membership.
     #[command(subcommand)]
     Operator(OperatorCmd),
+    /// Run the chaos suite: three agents, a workload, seeded faults, and a history checker.
+    Chaos(chaos_cmd::ChaosArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
             Cmd::Agent(args) => agent::run(args.resolve()?).await,
             Cmd::Dev(args) => dev::run(args).await,
             Cmd::Operator(cmd) => operator::run(cmd).await,
+            Cmd::Chaos(args) => chaos_cmd::run(args).await,
         }
     });
     match result {

@@ -66,7 +66,19 @@ impl State {
                 Ok(self.upsert_namespace(namespace, index, touched))
             }
         };
-        CommandResponse { index, result }
+        let table_index = match &req.command {
+            Command::UpsertPlugin { .. } | Command::DeletePlugin { .. } => self.indexes.plugins,
+            Command::UpsertNamespace { .. } => self.indexes.namespaces,
+            Command::RegisterVolumes { .. }
+            | Command::DeregisterVolume { .. }
+            | Command::Claim { .. }
+            | Command::DetachNode { .. } => self.indexes.volumes,
+        };
+        CommandResponse {
+            index,
+            table_index,
+            result,
+        }
     }
 
     fn upsert_plugin(

@@ -181,6 +181,20 @@ impl DataDir {
     }
 }
 
+impl DataDir {
+    /// Writes what an acknowledgement depends on (log appends, applied state): synced, unless the
+    /// test-only early-ack fault is on, which keeps it in memory only, as a buggy store would.
+    pub(crate) async fn write_acked(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
+        use stowage_proto::unsafe_faults::{UnsafeFault, enabled};
+        if !enabled(UnsafeFault::EarlyAck) {
+            return self.write_synced(batch).await;
+        }
+        let mut w = WriteOptions::default();
+        w.disable_wal(true);
+        self.db.write_opt(batch, &w).map_err(std::io::Error::other)
+    }
+}
+
 pub(crate) fn sync_write() -> WriteOptions {
     let mut w = WriteOptions::default();
     w.set_sync(true);

@@ -144,7 +144,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             batch.put_cf(cf, index_key(entry.index()), codec::encode(&entry)?);
         }
         // The write returns only after the WAL fsync, so the callback below never runs early.
-        let result = self.dir.write_synced(batch).await;
+        let result = self.dir.write_acked(batch).await;
         match result {
             Ok(()) => {
                 callback.io_completed(Ok(()));

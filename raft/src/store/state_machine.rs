@@ -247,11 +247,13 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                         applied.membership = StoredMembership::new(Some(log_id), m.clone());
                         CommandResponse {
                             index,
+                            table_index: index,
                             result: Ok(Outcome::Done),
                         }
                     }
                     EntryPayload::Blank => CommandResponse {
                         index,
+                        table_index: index,
                         result: Ok(Outcome::Done),
                     },
                 };
@@ -265,7 +267,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 applied.last.as_ref().map_or(0, |l| l.index()),
             )
         };
-        self.shared.dir.write_synced(write).await?;
+        self.shared.dir.write_acked(write).await?;
         let changed: Vec<(&VolumeKey, u64)> = touched
             .iter()
             .filter_map(|t| match t {
@@ -391,6 +393,17 @@ impl StateReader {
     /// Reads the state under a short lock; never await while holding the guard.
     pub fn state(&self) -> RwLockReadGuard<'_, State> {
         self.shared.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A hash of every table and the applied index it describes, taken at one moment.
+    pub fn digest(&self) -> (u64, u64) {
+        use std::hash::{Hash, Hasher};
+        let state = self.state();
+        let index = self.last_applied_index();
+        let image = state.image(None, StoredMembership::default());
+        let mut h = std::hash::DefaultHasher::new();
+        codec::encode(&image).unwrap_or_default().hash(&mut h);
+        (index, h.finish())
     }
 
     pub fn last_applied_index(&self) -> u64 {

@@ -1,0 +1,375 @@
+//! `stowage chaos`: a workload, a seeded fault schedule, a recorded history, a checker, and a
+//! report, in the manner of etcd's robustness tests. Runs against real agent processes, or (in
+//! tests) against nodes in this process; both go through the `Nodes` trait and the link proxies.
+
+pub mod checker;
+pub mod faults;
+pub mod inprocess;
+pub mod model;
+pub mod nodes;
+pub mod proxy;
+mod report;
+pub mod workload;
+
+use faults::{FaultKind, Injected};
+use model::{Input, Mode, Output};
+use nodes::{Net, Nodes};
+use report::Report;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use workload::{Outcome, Record, Targets};
+
+/// One chaos run's settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub seed: u64,
+    pub duration: Duration,
+    pub clients: usize,
+    pub volumes: usize,
+    pub kinds: Vec<FaultKind>,
+    /// Where failure reports go.
+    pub report_root: PathBuf,
+}
+
+/// The outcome of a run: what happened, and every anomaly found.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub ops_by_outcome: BTreeMap<String, usize>,
+    pub faults_by_kind: BTreeMap<String, usize>,
+    pub anomalies: Vec<String>,
+    pub failover_ms: Vec<u64>,
+    pub convergence_ms: Option<u64>,
+    pub report: Option<PathBuf>,
+}
+
+impl Summary {
+    fn percentile(&self, p: f64) -> Option<u64> {
+        let mut v = self.failover_ms.clone();
+        v.sort_unstable();
+        (!v.is_empty()).then(|| v[((v.len() - 1) as f64 * p).round() as usize])
+    }
+
+    pub fn print(&self, seed: u64) {
+        println!("chaos seed {seed}");
+        println!("operations by outcome: {:?}", self.ops_by_outcome);
+        println!("faults by kind: {:?}", self.faults_by_kind);
+        match (self.percentile(0.5), self.percentile(0.99)) {
+            (Some(p50), Some(p99)) => println!(
+                "failover (leader lost → next acknowledged write): p50 {p50} ms, p99 {p99} ms over {} faults",
+                self.failover_ms.len()
+            ),
+            _ => println!("failover: no fault took the leader out"),
+        }
+        if let Some(c) = self.convergence_ms {
+            println!("convergence after the last heal: {c} ms");
+        }
+        println!("anomalies: {}", self.anomalies.len());
+        for a in self.anomalies.iter().take(20) {
+            println!("  - {a}");
+        }
+        if let Some(r) = &self.report {
+            println!("failure report: {}", r.display());
+        }
+    }
+}
+
+async fn http_get(http: &reqwest::Client, url: String) -> Option<(u16, String)> {
+    let r = http.get(url).send().await.ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.text().await.ok()?))
+}
+
+/// The leader most running nodes name, by id.
+async fn current_leader<N: Nodes>(http: &reqwest::Client, net: &Net, nodes: &N) -> Option<u64> {
+    let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
+    for n in net.nodes.iter().filter(|n| nodes.running(n.id)) {
+        if let Some((200, body)) =
+            http_get(http, format!("http://{}/v1/status/leader", n.http)).await
+            && let Some(id) = serde_json::from_str::<String>(&body)
+                .ok()
+                .and_then(|a| net.id_of(&a))
+        {
+            *votes.entry(id).or_default() += 1;
+        }
+    }
+    votes.into_iter().max_by_key(|(_, c)| *c).map(|(id, _)| id)
+}
+
+/// Polls until `check` holds or `within` passes; returns how long it took.
+async fn wait_until<F, Fut>(within: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Every node healthy, one leader, and identical state at the same applied index.
+async fn converged(http: &reqwest::Client, net: &Net) -> bool {
+    let mut digests = Vec::new();
+    for n in &net.nodes {
+        if !matches!(
+            http_get(http, format!("http://{}/v1/agent/health", n.http)).await,
+            Some((200, _))
+        ) {
+            return false;
+        }
+        let Ok(mut c) = stowage_proto::pb::cluster_service_client::ClusterServiceClient::connect(
+            format!("http://{}", n.rpc),
+        )
+        .await
+        else {
+            return false;
+        };
+        let Ok(info) = c.node_info(stowage_proto::pb::NodeInfoRequest {}).await else {
+            return false;
+        };
+        let info = info.into_inner();
+        digests.push((info.leader_id, info.digest_index, info.state_digest));
+    }
+    digests.windows(2).all(|w| w[0] == w[1])
+}
+
+/// Runs the workload and the fault schedule against `nodes`, then heals, checks and reports.
+pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Result<Summary> {
+    let start = Instant::now();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let ids: Vec<u64> = net.nodes.iter().map(|n| n.id).collect();
+    let mut summary = Summary::default();
+    if wait_until(Duration::from_secs(60), || async {
+        current_leader(&http, net, nodes).await.is_some()
+    })
+    .await
+    .is_none()
+    {
+        anyhow::bail!("the cluster elected no leader within 60 s");
+    }
+    let plugin = serde_json::json!({"Provider": "chaos", "Version": "1", "NodesHealthy": 3, "NodesExpected": 3});
+    let addr = net.nodes[0].http;
+    let registered = wait_until(Duration::from_secs(30), || async {
+        let r = http
+            .put(format!("http://{addr}/v1/plugin/csi/{}", workload::PLUGIN))
+            .json(&plugin)
+            .send()
+            .await;
+        r.is_ok_and(|r| r.status().is_success())
+    });
+    if registered.await.is_none() {
+        anyhow::bail!("could not register the chaos plugin");
+    }
+
+    let targets = Arc::new(Targets {
+        http: net.nodes.iter().map(|n| (n.id, n.http)).collect(),
+        volumes: cfg.volumes,
+        start,
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let clients: Vec<_> = (0..cfg.clients)
+        .map(|c| {
+            tokio::spawn(workload::client(
+                c,
+                cfg.seed,
+                targets.clone(),
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
+
+    let mut injected: Vec<Injected> = Vec::new();
+    for planned in faults::plan(cfg.seed, &cfg.kinds, 10_000) {
+        if start.elapsed() + planned.gap + planned.hold >= cfg.duration {
+            break;
+        }
+        tokio::time::sleep(planned.gap).await;
+        let leader = current_leader(&http, net, nodes).await;
+        let at = targets.now();
+        let touched = faults::inject(&planned, leader, &ids, net, nodes).await;
+        tokio::time::sleep(planned.hold).await;
+        faults::heal(&ids, net, nodes).await?;
+        injected.push(Injected {
+            kind: planned.kind,
+            nodes: touched,
+            injected_at: at,
+            healed_at: targets.now(),
+            leader_before: leader,
+        });
+    }
+    let _ = stop_tx.send(true);
+    let mut records: Vec<Record> = Vec::new();
+    for c in clients {
+        records.extend(c.await.unwrap_or_default());
+    }
+
+    faults::heal(&ids, net, nodes).await?;
+    match wait_until(Duration::from_secs(60), || converged(&http, net)).await {
+        Some(d) => summary.convergence_ms = Some(d.as_millis() as u64),
+        None => summary.anomalies.push("the cluster did not converge (one leader, identical state) within 60 s of the last heal".into()),
+    }
+    // A final linearizable read of every volume: what was acknowledged must still be there.
+    let final_http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()?;
+    for v in 0..cfg.volumes {
+        let volume = workload::volume_name(v);
+        let invoked = targets.now();
+        let (outcome, index) = workload::perform(
+            &final_http,
+            net.nodes[v % net.nodes.len()].http,
+            &volume,
+            &Input::Read,
+            false,
+        )
+        .await;
+        records.push(Record {
+            client: usize::MAX,
+            volume,
+            input: Input::Read,
+            stale: false,
+            node: 0,
+            outcome,
+            invoked,
+            completed: targets.now(),
+            index,
+        });
+    }
+
+    check(&records, &injected, &mut summary);
+    for f in &injected {
+        *summary
+            .faults_by_kind
+            .entry(format!("{:?}", f.kind))
+            .or_default() += 1;
+    }
+    let report = Report {
+        seed: cfg.seed,
+        records: &records,
+        faults: &injected,
+    };
+    if !summary.anomalies.is_empty() {
+        summary.report = Some(report.save(&cfg.report_root, &summary, &nodes.logs())?);
+    }
+    Ok(summary)
+}
+
+/// Every check over a finished history.
+fn check(records: &[Record], injected: &[Injected], summary: &mut Summary) {
+    for r in records {
+        let key = match &r.outcome {
+            Outcome::Done(_) => "ok",
+            Outcome::Failed(_) => "failed",
+            Outcome::Unknown(_) => "unknown",
+            Outcome::Unexpected(_) => "unexpected",
+        };
+        *summary.ops_by_outcome.entry(key.to_string()).or_default() += 1;
+        if let Outcome::Unexpected(why) = &r.outcome {
+            summary.anomalies.push(format!(
+                "unexpected answer to {:?} on {} via node {}: {why}",
+                r.input, r.volume, r.node
+            ));
+        }
+        // The claim limit holds in every answer, stale or not.
+        if let Outcome::Done(Output::Read(Some(o))) = &r.outcome {
+            let writers = o.claims.values().filter(|m| **m == Mode::Write).count();
+            if writers > 1 {
+                summary.anomalies.push(format!(
+                    "{} had {writers} write claims (stale read: {}) via node {}",
+                    r.volume, r.stale, r.node
+                ));
+            }
+        }
+    }
+    // X-Nomad-Index never goes backwards for a client across its linearizable calls.
+    let mut last: BTreeMap<usize, u64> = BTreeMap::new();
+    for r in records.iter().filter(|r| !r.stale) {
+        if let Some(i) = r.index {
+            let prev = last.entry(r.client).or_default();
+            if i < *prev {
+                summary.anomalies.push(format!(
+                    "client {} saw X-Nomad-Index go from {prev} to {i}",
+                    r.client
+                ));
+            }
+            *prev = i;
+        }
+    }
+    // Linearizability per volume, over every call that may have taken effect.
+    let mut per_volume: BTreeMap<&str, Vec<checker::Call>> = BTreeMap::new();
+    for r in records.iter().filter(|r| !r.stale) {
+        let output = match &r.outcome {
+            Outcome::Done(o) => Some(o.clone()),
+            Outcome::Unknown(_) if r.input != Input::Read => None,
+            _ => continue,
+        };
+        let completed = if output.is_some() {
+            r.completed
+        } else {
+            u64::MAX
+        };
+        per_volume
+            .entry(&r.volume)
+            .or_default()
+            .push(checker::Call {
+                input: r.input.clone(),
+                output,
+                invoked: r.invoked,
+                completed,
+            });
+    }
+    for (volume, calls) in per_volume {
+        match checker::check(&calls) {
+            Ok(true) => {}
+            Ok(false) => summary.anomalies.push(format!("{volume}: the linearizability search gave up ({} calls)", calls.len())),
+            Err(v) => summary.anomalies.push(format!(
+                "{volume}: not linearizable: only {} of {} calls could be ordered; stuck before {:?}",
+                v.linearized,
+                v.total,
+                v.stuck_at.first().map(|c| (&c.input, &c.output))
+            )),
+        }
+    }
+    // Failover: from the loss of the leader to the next acknowledged write invoked after it.
+    for f in injected.iter().filter(|f| f.kind.hits_leader()) {
+        let next = records
+            .iter()
+            .filter(|r| {
+                r.input != Input::Read
+                    && r.invoked >= f.injected_at
+                    && r.outcome == Outcome::Done(Output::Ok)
+            })
+            .map(|r| r.completed)
+            .min();
+        if let Some(t) = next {
+            summary.failover_ms.push((t - f.injected_at) / 1_000_000);
+        }
+    }
+}
+
+/// Three real agent processes (the binary `exe`), optionally made wrong by a test-only fault.
+pub async fn run_processes(
+    cfg: Config,
+    exe: PathBuf,
+    unsafe_fault: Option<String>,
+) -> anyhow::Result<Summary> {
+    let dir = tempfile::Builder::new()
+        .prefix("stowage-chaos-")
+        .tempdir()?;
+    let (net, listeners) = Net::build(&[1, 2, 3]).await?;
+    drop(listeners);
+    let mut nodes = nodes::Processes::new(exe, dir.path(), &net, unsafe_fault);
+    for id in [1, 2, 3] {
+        nodes.start(id).await?;
+    }
+    run(&cfg, &net, &mut nodes).await
+}

@@ -1,0 +1,244 @@
+//! The workload: concurrent clients register, update, claim, release, detach, deregister and read
+//! volumes over HTTP, each through a different node every time, with unique values so that every
+//! write can be traced. Every call is recorded with when it started, when it ended, and how.
+
+use super::model::{Input, Mode, Observed, Output};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+pub const PLUGIN: &str = "chaos";
+const ACCESS: &str = "multi-node-single-writer";
+const ALLOCS_PER_VOLUME: usize = 4;
+
+/// How a call ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// A definite answer.
+    Done(Output),
+    /// Certainly not applied (no leader, connection refused); it says nothing about the data.
+    Failed(String),
+    /// Sent, then no definite answer: it may or may not have been applied.
+    Unknown(String),
+    /// An answer the workload never expects; reported as an anomaly.
+    Unexpected(String),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    pub client: usize,
+    pub volume: String,
+    pub input: Input,
+    /// A `?stale` read: checked for invariants, not for linearizability.
+    pub stale: bool,
+    pub node: u64,
+    pub outcome: Outcome,
+    /// Nanoseconds since the run started.
+    pub invoked: u64,
+    pub completed: u64,
+    /// `X-Nomad-Index` of a definite answer.
+    pub index: Option<u64>,
+}
+
+/// Where the workload sends requests: the nodes' HTTP addresses by id.
+#[derive(Clone, Debug)]
+pub struct Targets {
+    pub http: Vec<(u64, SocketAddr)>,
+    pub volumes: usize,
+    pub start: Instant,
+}
+
+impl Targets {
+    pub fn now(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+}
+
+pub fn volume_name(i: usize) -> String {
+    format!("chaos-{i}")
+}
+
+fn alloc(i: usize) -> (String, String) {
+    (format!("alloc-{i}"), format!("node-{}", i % 2))
+}
+
+fn claim_body(alloc: &str, node: &str, mode: &str, state: &str) -> Value {
+    json!({"AllocationID": alloc, "NodeID": node, "Claim": mode, "State": state,
+        "AccessMode": ACCESS, "AttachmentMode": "file-system"})
+}
+
+pub fn register_body(volume: &str, value: &str) -> Value {
+    json!({"Volumes": [{"ID": volume, "PluginID": PLUGIN, "Context": {"v": value},
+        "RequestedCapabilities": [{"AccessMode": ACCESS, "AttachmentMode": "file-system"}]}]})
+}
+
+/// Reads a volume's JSON into what the model compares.
+pub fn observe(v: &Value) -> Observed {
+    let mut claims = BTreeMap::new();
+    for (key, mode) in [("ReadAllocs", Mode::Read), ("WriteAllocs", Mode::Write)] {
+        if let Some(m) = v[key].as_object() {
+            for a in m.keys() {
+                claims.insert(a.clone(), mode);
+            }
+        }
+    }
+    Observed {
+        value: v["Context"]["v"].as_str().unwrap_or_default().to_string(),
+        claims,
+    }
+}
+
+/// Sends one call and classifies its answer.
+pub async fn perform(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    volume: &str,
+    input: &Input,
+    stale: bool,
+) -> (Outcome, Option<u64>) {
+    let base = format!("http://{addr}");
+    let req = match input {
+        Input::Register { value } => http
+            .put(format!("{base}/v1/volumes"))
+            .json(&register_body(volume, value)),
+        Input::Claim { alloc, node, mode } => {
+            let m = if *mode == Mode::Write {
+                "write"
+            } else {
+                "read"
+            };
+            http.put(format!("{base}/v1/volume/csi/{volume}/claim"))
+                .json(&claim_body(alloc, node, m, "taken"))
+        }
+        Input::Release { alloc } => http
+            .put(format!("{base}/v1/volume/csi/{volume}/claim"))
+            .json(&claim_body(alloc, "", "read", "ready-to-free")),
+        Input::Detach { node } => {
+            http.delete(format!("{base}/v1/volume/csi/{volume}/detach?node={node}"))
+        }
+        Input::Deregister => http.delete(format!("{base}/v1/volume/csi/{volume}")),
+        Input::Read => http.get(format!(
+            "{base}/v1/volume/csi/{volume}{}",
+            if stale { "?stale" } else { "" }
+        )),
+    };
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) if e.is_connect() => return (Outcome::Failed(format!("connect: {e}")), None),
+        Err(e) => return (Outcome::Unknown(e.to_string()), None),
+    };
+    let status = resp.status().as_u16();
+    let index = resp
+        .headers()
+        .get("x-nomad-index")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body = match resp.text().await {
+        Ok(b) => b,
+        Err(e) => return (Outcome::Unknown(format!("body lost: {e}")), None),
+    };
+    let outcome = match (status, input) {
+        (200, Input::Read) => match serde_json::from_str::<Value>(&body) {
+            Ok(v) => Outcome::Done(Output::Read(Some(observe(&v)))),
+            Err(e) => Outcome::Unexpected(format!("unreadable volume: {e}")),
+        },
+        (200, _) => Outcome::Done(Output::Ok),
+        (404, Input::Read) => Outcome::Done(Output::Read(None)),
+        (404, Input::Register { .. }) => Outcome::Unexpected(body),
+        (404, _) => Outcome::Done(Output::NotFound),
+        (409, Input::Claim { .. }) if body.ends_with("volume max claims reached") => {
+            Outcome::Done(Output::MaxClaims)
+        }
+        (409, Input::Deregister) if body.starts_with("volume in use") => {
+            Outcome::Done(Output::InUse)
+        }
+        (503, _) => Outcome::Failed(format!("503 {body}")),
+        (504, _) => Outcome::Unknown(format!("504 {body}")),
+        _ => Outcome::Unexpected(format!("{status} {body}")),
+    };
+    let index = matches!(outcome, Outcome::Done(_))
+        .then_some(index)
+        .flatten();
+    (outcome, index)
+}
+
+fn next_input(rng: &mut StdRng, client: usize, n: usize) -> (Input, bool) {
+    let (a, node) = alloc(rng.random_range(0..ALLOCS_PER_VOLUME));
+    match rng.random_range(0..100) {
+        0..20 => (
+            Input::Register {
+                value: format!("c{client}-{n}"),
+            },
+            false,
+        ),
+        20..35 => (
+            Input::Claim {
+                alloc: a,
+                node,
+                mode: Mode::Write,
+            },
+            false,
+        ),
+        35..45 => (
+            Input::Claim {
+                alloc: a,
+                node,
+                mode: Mode::Read,
+            },
+            false,
+        ),
+        45..60 => (Input::Release { alloc: a }, false),
+        60..64 => (Input::Detach { node }, false),
+        64..68 => (Input::Deregister, false),
+        68..88 => (Input::Read, false),
+        _ => (Input::Read, true),
+    }
+}
+
+/// One client: calls one after another, each through the next node, until `stop` turns true.
+pub async fn client(
+    id: usize,
+    seed: u64,
+    targets: Arc<Targets>,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<Record> {
+    let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(id as u64));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .connect_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap_or_default();
+    let mut records = Vec::new();
+    let mut n = 0;
+    while !*stop.borrow_and_update() {
+        let (node, addr) = targets.http[(id + n) % targets.http.len()];
+        let volume = volume_name(rng.random_range(0..targets.volumes));
+        let (input, stale) = next_input(&mut rng, id, n);
+        let invoked = targets.now();
+        let (outcome, index) = perform(&http, addr, &volume, &input, stale).await;
+        // A refused request returns at once; pause so a down cluster is not hammered.
+        if matches!(outcome, Outcome::Failed(_)) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        records.push(Record {
+            client: id,
+            volume,
+            input,
+            stale,
+            node,
+            outcome,
+            invoked,
+            completed: targets.now(),
+            index,
+        });
+        n += 1;
+    }
+    records
+}

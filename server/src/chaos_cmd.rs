@@ -1,0 +1,77 @@
+//! The `stowage chaos` command line: settings in, a printed summary out, exit 1 on anomalies.
+
+use crate::chaos::{self, Config, faults::FaultKind};
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChaosArgs {
+    /// Replays a schedule; a random one is chosen and printed when omitted.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// How long to run, e.g. `90s`, `10m`.
+    #[arg(long, default_value = "2m")]
+    pub duration: String,
+    #[arg(long, default_value_t = 6)]
+    pub clients: usize,
+    #[arg(long, default_value_t = 3)]
+    pub volumes: usize,
+    /// Fault kinds to draw from (comma separated); all by default.
+    #[arg(long, value_delimiter = ',')]
+    pub faults: Vec<String>,
+    /// Where a failing run saves its report.
+    #[arg(long, default_value = "chaos-reports")]
+    pub report_dir: PathBuf,
+}
+
+fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("duration {s:?} is not like 90s or 10m"))?;
+    Ok(match unit {
+        "s" | "" => Duration::from_secs(n),
+        "m" => Duration::from_secs(60 * n),
+        "h" => Duration::from_secs(3600 * n),
+        _ => bail!("duration {s:?} is not like 90s or 10m"),
+    })
+}
+
+fn parse_kind(s: &str) -> anyhow::Result<FaultKind> {
+    FaultKind::ALL
+        .into_iter()
+        .find(|k| {
+            serde_json::to_value(k)
+                .ok()
+                .and_then(|v| v.as_str().map(|n| n == s))
+                .unwrap_or(false)
+        })
+        .with_context(|| format!("unknown fault kind {s:?}"))
+}
+
+pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let kinds = if args.faults.is_empty() {
+        FaultKind::ALL.to_vec()
+    } else {
+        args.faults
+            .iter()
+            .map(|s| parse_kind(s))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let cfg = Config {
+        seed,
+        duration: parse_duration(&args.duration)?,
+        clients: args.clients,
+        volumes: args.volumes,
+        kinds,
+        report_root: args.report_dir,
+    };
+    println!("chaos: seed {seed}, {} for {:?}", args.duration, cfg.kinds);
+    let exe = std::env::current_exe().context("cannot find the stowage binary")?;
+    let unsafe_fault = std::env::var(crate::agent::UNSAFE_FAULT_ENV).ok();
+    let summary = chaos::run_processes(cfg, exe, unsafe_fault).await?;
+    summary.print(seed);
+    Ok(if summary.anomalies.is_empty() { 0 } else { 1 })
+}
