@@ -4,6 +4,7 @@
 //!
 //! Must not depend on: axum, stowage-http-gateway.
 
+mod bootstrap;
 mod contact;
 pub mod forward;
 mod network;

@@ -50,18 +50,35 @@ impl Peers {
     }
 }
 
-/// True when a gRPC failure happened before the request could have reached the peer (the
-/// connection was refused or could not be made), so a retry cannot duplicate it.
+/// True when a gRPC failure happened before the request could have been processed by the peer,
+/// so a retry cannot duplicate it: the connection could not be made, the request was still queued
+/// when the connection closed, or the peer refused the stream unprocessed (`REFUSED_STREAM`, or a
+/// `GOAWAY` that excluded it).
 pub fn never_sent(status: &tonic::Status) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return matches!(
+            if matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionRefused
                     | std::io::ErrorKind::AddrNotAvailable
                     | std::io::ErrorKind::NotFound
-            );
+            ) {
+                return true;
+            }
+        }
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_canceled())
+        {
+            return true;
+        }
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            if (h2.is_go_away() && h2.is_remote())
+                || h2.reason() == Some(h2::Reason::REFUSED_STREAM)
+            {
+                return true;
+            }
         }
         if err.to_string().contains("tcp connect error") {
             return true;

@@ -4,7 +4,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use stowage_proto::pb::cluster_service_client::ClusterServiceClient;
@@ -14,6 +14,15 @@ use support::{eventually, volume};
 use tokio::process::{Child, Command as Process};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stowage");
+
+/// An address that was free a moment ago on `ip`; the agents bind it themselves.
+fn free_addr(ip: std::net::IpAddr) -> String {
+    std::net::TcpListener::bind((ip, 0))
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .to_string()
+}
 
 /// A port that was free a moment ago; the agents bind it themselves.
 fn free_port() -> u16 {
@@ -39,12 +48,16 @@ struct Processes {
 impl Processes {
     fn start() -> Processes {
         let dir = tempfile::tempdir().expect("tempdir");
-        let nodes: Vec<Node> = (1..=3)
-            .map(|id| Node {
-                id,
-                http: format!("127.0.0.1:{}", free_port()),
-                rpc: format!("127.0.0.1:{}", free_port()),
-                child: None,
+        let ips = support::loopback_ips();
+        let nodes: Vec<Node> = (1..=3u64)
+            .map(|id| {
+                let ip = ips[id as usize - 1];
+                Node {
+                    id,
+                    http: free_addr(ip),
+                    rpc: free_addr(ip),
+                    child: None,
+                }
             })
             .collect();
         let mut p = Processes { dir, nodes };
@@ -116,28 +129,40 @@ async fn client(rpc: &str) -> Option<ClusterServiceClient<tonic::transport::Chan
 /// The leader id once every listed node answers and names the same one, which must be one of
 /// them: a survivor may still name a leader that has just died.
 async fn agreed_leader(nodes: &[&Node]) -> u64 {
-    eventually(
-        "the nodes agree on a leader among them",
-        Duration::from_secs(30),
-        || async {
-            let mut seen = BTreeSet::new();
-            for n in nodes {
-                let info = client(&n.rpc)
-                    .await?
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut views = Vec::new();
+        for n in nodes {
+            let info = match client(&n.rpc).await {
+                Some(mut c) => c
                     .node_info(NodeInfoRequest {})
                     .await
-                    .ok()?
-                    .into_inner();
-                if !info.has_leader {
-                    return None;
-                }
-                seen.insert(info.leader_id);
+                    .ok()
+                    .map(|r| r.into_inner()),
+                None => None,
+            };
+            views.push((
+                n.id,
+                info.map(|i| (i.has_leader, i.leader_id, i.term, i.state, i.last_applied)),
+            ));
+        }
+        let leaders: BTreeSet<u64> = views
+            .iter()
+            .filter_map(|(_, v)| v.as_ref().filter(|v| v.0).map(|v| v.1))
+            .collect();
+        let all_answered = views.iter().all(|(_, v)| v.as_ref().is_some_and(|v| v.0));
+        if let (true, Some(&leader)) = (all_answered && leaders.len() == 1, leaders.first()) {
+            if nodes.iter().any(|n| n.id == leader) {
+                return leader;
             }
-            let leader = *seen.first()?;
-            (seen.len() == 1 && nodes.iter().any(|n| n.id == leader)).then_some(leader)
-        },
-    )
-    .await
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no agreed leader among {:?}; last views (id, (has_leader, leader, term, state, applied)): {views:?}",
+            nodes.iter().map(|n| n.id).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 enum Outcome {
@@ -342,48 +367,49 @@ async fn bad_start_up_input_fails_with_one_clear_line() {
     let rpc = format!("127.0.0.1:{}", free_port());
     let peers = format!("1={rpc},2=127.0.0.1:1,3=127.0.0.1:2");
 
-    let err = failing_agent(
-        &[
-            "--node-id",
-            "1",
-            "--rpc-addr",
-            &rpc,
-            "--http-addr",
-            &taken_addr,
-            "--peer",
-            &peers,
-        ],
-        &tmp.path().join("a"),
-    )
-    .await;
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains(&format!("cannot listen on HTTP address {taken_addr}")),
-        "{err}"
-    );
-
-    let err = failing_agent(&["--node-id", "4", "--peer", &peers], &tmp.path().join("b")).await;
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("does not include this node (id 4)"), "{err}");
-
     let foreign = tmp.path().join("foreign");
     std::fs::create_dir_all(&foreign).expect("mkdir");
     std::fs::write(foreign.join("passwords.txt"), "x").expect("write");
     let http = format!("127.0.0.1:{}", free_port());
-    let err = failing_agent(
-        &[
-            "--node-id",
-            "1",
-            "--rpc-addr",
-            &rpc,
-            "--http-addr",
-            &http,
-            "--peer",
-            &peers,
-        ],
-        &foreign,
-    )
-    .await;
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("not a stowage node's data"), "{err}");
+    let port_in_use = format!("cannot listen on HTTP address {taken_addr}");
+    let cases: [(Vec<&str>, PathBuf, &str); 3] = [
+        (
+            vec![
+                "--node-id",
+                "1",
+                "--rpc-addr",
+                &rpc,
+                "--http-addr",
+                &taken_addr,
+                "--peer",
+                &peers,
+            ],
+            tmp.path().join("a"),
+            &port_in_use,
+        ),
+        (
+            vec!["--node-id", "4", "--peer", &peers],
+            tmp.path().join("b"),
+            "does not include this node (id 4)",
+        ),
+        (
+            vec![
+                "--node-id",
+                "1",
+                "--rpc-addr",
+                &rpc,
+                "--http-addr",
+                &http,
+                "--peer",
+                &peers,
+            ],
+            foreign,
+            "not a stowage node's data",
+        ),
+    ];
+    for (args, dir, expected) in cases {
+        let err = failing_agent(&args, &dir).await;
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(expected), "{err}");
+    }
 }

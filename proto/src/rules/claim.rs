@@ -22,6 +22,26 @@ pub struct ClaimRequest {
     pub name: String,
 }
 
+impl ClaimRequest {
+    /// The claim this request takes at `now`, recording what is needed to undo it.
+    pub fn to_claim(&self, now: i64) -> Claim {
+        Claim {
+            allocation_id: self.allocation_id.clone(),
+            node_id: self.node_id.clone(),
+            external_node_id: self.external_node_id.clone(),
+            mode: self.mode,
+            access_mode: self.access_mode,
+            attachment_mode: self.attachment_mode,
+            state: ClaimState::Taken,
+            claimed_at: now,
+            updated_at: now,
+            job_id: self.job_id.clone(),
+            task_group: self.task_group.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
 /// What a successful claim request did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClaimEffect {
@@ -144,23 +164,7 @@ fn take(
         return Err("volume max claims reached".into());
     }
     // A writer that becomes a reader (or the reverse) moves over: one claim per allocation.
-    claims.insert(
-        req.allocation_id.clone(),
-        Claim {
-            allocation_id: req.allocation_id.clone(),
-            node_id: req.node_id.clone(),
-            external_node_id: req.external_node_id.clone(),
-            mode: req.mode,
-            access_mode: req.access_mode,
-            attachment_mode: req.attachment_mode,
-            state: ClaimState::Taken,
-            claimed_at: now,
-            updated_at: now,
-            job_id: req.job_id.clone(),
-            task_group: req.task_group.clone(),
-            name: req.name.clone(),
-        },
-    );
+    claims.insert(req.allocation_id.clone(), req.to_claim(now));
     if v.attachment_mode == AttachmentMode::Unset {
         v.attachment_mode = req.attachment_mode;
     }
@@ -256,20 +260,7 @@ mod tests {
             // Seeded directly: the table is about what the next request may do.
             claims.insert(
                 alloc.clone(),
-                Claim {
-                    allocation_id: alloc,
-                    node_id: "n".into(),
-                    external_node_id: String::new(),
-                    mode: m,
-                    access_mode: mode,
-                    attachment_mode: AttachmentMode::FileSystem,
-                    state: ClaimState::Taken,
-                    claimed_at: 0,
-                    updated_at: 0,
-                    job_id: String::new(),
-                    task_group: String::new(),
-                    name: String::new(),
-                },
+                req(&alloc, m, mode, ClaimState::Taken).to_claim(0),
             );
         }
         if mode == AccessMode::Unset {

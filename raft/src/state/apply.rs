@@ -138,9 +138,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage_proto::{
-        AccessMode, AttachmentMode, Capability, Claim, ClaimMode, ClaimState, Volume,
-    };
+    use stowage_proto::rules::ClaimRequest;
+    use stowage_proto::{AccessMode, AttachmentMode, Capability, ClaimMode, ClaimState, Volume};
 
     fn req(command: Command) -> Request {
         Request {
@@ -303,7 +302,7 @@ mod tests {
         let mut t = vec![];
         s.apply(&register(vol("a"), None), 1, &mut t);
         let key = VolumeKey::new("default", "a");
-        let mut claim = Claim {
+        let mut claim = ClaimRequest {
             allocation_id: "alloc".into(),
             node_id: "n1".into(),
             external_node_id: String::new(),
@@ -311,12 +310,11 @@ mod tests {
             access_mode: AccessMode::SingleNodeWriter,
             attachment_mode: AttachmentMode::FileSystem,
             state: ClaimState::Taken,
-            claimed_at: 0,
-            updated_at: 0,
             job_id: String::new(),
             task_group: String::new(),
             name: String::new(),
-        };
+        }
+        .to_claim(0);
         s.claims
             .entry(key.clone())
             .or_default()

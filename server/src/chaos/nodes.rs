@@ -30,9 +30,10 @@ pub struct Net {
     _proxies: Vec<Proxy>,
 }
 
-/// The loopback address of node `id` in run number `run`; distinct runs never share addresses.
-fn node_ip(id: u64) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(127, 0, 100, id as u8))
+/// The loopback address of node `id` in a run whose addresses start `127.a.b.`. Each node dials
+/// from its own address, which also rules out TCP self-connects to a stopped peer's freed port.
+fn node_ip(base: (u8, u8), id: u64) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, base.0, base.1, id as u8))
 }
 
 impl Net {
@@ -42,13 +43,15 @@ impl Net {
         ids: &[u64],
     ) -> std::io::Result<(Net, BTreeMap<u64, (TcpListener, TcpListener)>)> {
         let links = Arc::new(Links::default());
+        // Distinct runs (say, concurrent tests) never share addresses, so never each other's ports.
+        let base = (rand::random_range(1..250), rand::random_range(1..250));
         let sources: Arc<HashMap<IpAddr, u64>> =
-            Arc::new(ids.iter().map(|id| (node_ip(*id), *id)).collect());
+            Arc::new(ids.iter().map(|id| (node_ip(base, *id), *id)).collect());
         let mut nodes = Vec::new();
         let mut listeners = BTreeMap::new();
         let mut proxies = Vec::new();
         for &id in ids {
-            let ip = node_ip(id);
+            let ip = node_ip(base, id);
             let rpc = TcpListener::bind((ip, 0)).await?;
             let http = TcpListener::bind((ip, 0)).await?;
             let proxy_listener = TcpListener::bind((ip, 0)).await?;

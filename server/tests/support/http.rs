@@ -47,3 +47,18 @@ pub async fn call(b: &StateBackend, method: &str, uri: &str, body: &str) -> Repl
         body: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
+
+/// Reports plugin `id` with `healthy` healthy nodes through the fingerprint endpoint.
+pub async fn report_plugin(b: &StateBackend, id: &str, healthy: i64) -> Reply {
+    let body =
+        serde_json::json!({"Provider": "ebs", "Version": "1.0.1", "ControllerRequired": false,
+        "NodesHealthy": healthy, "NodesExpected": 3})
+        .to_string();
+    call(b, "PUT", &format!("/v1/plugin/csi/{id}"), &body).await
+}
+
+/// A plain-text error with exactly this status and body.
+pub fn assert_error(r: &Reply, status: StatusCode, text: &str) {
+    assert_eq!((r.status, r.body.as_str()), (status, text));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+}

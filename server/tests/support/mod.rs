@@ -14,6 +14,14 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
+/// Three loopback addresses of their own for one test's nodes. Each node dials from its own
+/// address, so a connection to a stopped peer's port can never connect to itself (a TCP
+/// self-connect on a freed ephemeral port), and concurrent tests never take each other's ports.
+pub fn loopback_ips() -> [std::net::IpAddr; 3] {
+    let (a, b): (u8, u8) = (rand::random_range(1..250), rand::random_range(1..250));
+    [1, 2, 3].map(|n| std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, a, b, n)))
+}
+
 /// Fast timing for tests on loopback; snapshots every `snapshot_every` entries.
 pub fn fast_timing(snapshot_every: u64) -> RaftTiming {
     RaftTiming {
@@ -62,15 +70,11 @@ impl TestCluster {
         let root = tempfile::tempdir().expect("tempdir");
         let mut rpc = BTreeMap::new();
         let mut http = BTreeMap::new();
+        let ips = loopback_ips();
         for id in 1..=3u64 {
-            rpc.insert(
-                id,
-                TcpListener::bind("127.0.0.1:0").await.expect("bind rpc"),
-            );
-            http.insert(
-                id,
-                TcpListener::bind("127.0.0.1:0").await.expect("bind http"),
-            );
+            let ip = ips[id as usize - 1];
+            rpc.insert(id, TcpListener::bind((ip, 0)).await.expect("bind rpc"));
+            http.insert(id, TcpListener::bind((ip, 0)).await.expect("bind http"));
         }
         let peers: BTreeMap<u64, String> = rpc
             .iter()
