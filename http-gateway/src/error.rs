@@ -65,9 +65,7 @@ impl From<DomainError> for ApiError {
             DomainError::VolumeNotFound { .. }
             | DomainError::NoSuchVolume { .. }
             | DomainError::PluginNotFound { .. } => ApiError::NotFound(text),
-            DomainError::NamespaceMissing { .. } | DomainError::Invalid(_) => {
-                ApiError::BadRequest(text)
-            }
+            DomainError::NamespaceMissing { .. } => ApiError::BadRequest(text),
             DomainError::VolumeInUse { .. }
             | DomainError::UpdateRefused { .. }
             | DomainError::AlreadyExists { .. }
@@ -81,9 +79,7 @@ impl From<ClusterError> for ApiError {
     fn from(e: ClusterError) -> Self {
         match e {
             // "Not leader" never escapes the forwarder; if it did, it means no usable leader.
-            ClusterError::NoLeader | ClusterError::Unreachable(_) | ClusterError::NotLeader => {
-                ApiError::NoLeader
-            }
+            ClusterError::NoLeader | ClusterError::NotLeader => ApiError::NoLeader,
             ClusterError::OutcomeUnknown(m) => {
                 ApiError::OutcomeUnknown(format!("outcome unknown: {m}"))
             }

@@ -35,8 +35,6 @@ pub enum DomainError {
     NoSuchVolume { id: String },
     #[error("plugin not found: {id}")]
     PluginNotFound { id: String },
-    #[error("validation: {0}")]
-    Invalid(String),
 }
 
 /// The cluster could not give a definite answer. Kept apart from `DomainError` because these
@@ -50,9 +48,6 @@ pub enum ClusterError {
     /// The write was sent but its fate is unknown (timeout, leader change, lost connection).
     #[error("outcome unknown: {0}")]
     OutcomeUnknown(String),
-    /// A peer could not be reached before anything was sent; nothing was written.
-    #[error("unreachable: {0}")]
-    Unreachable(String),
     /// This node's Raft core has stopped; the node must be restarted.
     #[error("raft stopped: {0}")]
     Stopped(String),

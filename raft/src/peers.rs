@@ -57,15 +57,15 @@ impl Peers {
 pub fn never_sent(status: &tonic::Status) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
     while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if matches!(
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionRefused
                     | std::io::ErrorKind::AddrNotAvailable
                     | std::io::ErrorKind::NotFound
-            ) {
-                return true;
-            }
+            )
+        {
+            return true;
         }
         if err
             .downcast_ref::<hyper::Error>()
@@ -73,12 +73,11 @@ pub fn never_sent(status: &tonic::Status) -> bool {
         {
             return true;
         }
-        if let Some(h2) = err.downcast_ref::<h2::Error>() {
-            if (h2.is_go_away() && h2.is_remote())
-                || h2.reason() == Some(h2::Reason::REFUSED_STREAM)
-            {
-                return true;
-            }
+        if let Some(h2) = err.downcast_ref::<h2::Error>()
+            && ((h2.is_go_away() && h2.is_remote())
+                || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+        {
+            return true;
         }
         if err.to_string().contains("tcp connect error") {
             return true;

@@ -151,10 +151,10 @@ async fn agreed_leader(nodes: &[&Node]) -> u64 {
             .filter_map(|(_, v)| v.as_ref().filter(|v| v.0).map(|v| v.1))
             .collect();
         let all_answered = views.iter().all(|(_, v)| v.as_ref().is_some_and(|v| v.0));
-        if let (true, Some(&leader)) = (all_answered && leaders.len() == 1, leaders.first()) {
-            if nodes.iter().any(|n| n.id == leader) {
-                return leader;
-            }
+        if let (true, Some(&leader)) = (all_answered && leaders.len() == 1, leaders.first())
+            && nodes.iter().any(|n| n.id == leader)
+        {
+            return leader;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -200,9 +200,7 @@ async fn register(rpc: &str, id: &str) -> Outcome {
             let e = codec::decode::<ClusterError>(&reply.error).expect("error");
             eprintln!("register {id} via {rpc}: {e}");
             match e {
-                ClusterError::NoLeader | ClusterError::Unreachable(_) | ClusterError::NotLeader => {
-                    Outcome::Failed
-                }
+                ClusterError::NoLeader | ClusterError::NotLeader => Outcome::Failed,
                 _ => Outcome::Unknown,
             }
         }

@@ -26,93 +26,130 @@ pub struct Violation {
     pub stuck_at: Vec<Call>,
 }
 
-const SEARCH_LIMIT: usize = 2_000_000;
+const SEARCH_LIMIT: usize = 5_000_000;
 
 /// Checks one volume's history. `Err` carries the evidence; `Ok(false)` means the search gave up
 /// (too many states), which is reported, never counted as a pass.
 pub fn check(calls: &[Call]) -> Result<bool, Violation> {
     let mut calls: Vec<Call> = calls.to_vec();
     calls.sort_by_key(|c| c.invoked);
-    let n = calls.len();
-    let required: Vec<usize> = (0..n).filter(|&i| calls[i].output.is_some()).collect();
-    let mut seen: HashSet<(Vec<u64>, VolumeState)> = HashSet::new();
-    let mut best = (0usize, Vec::new());
-    let mut budget = SEARCH_LIMIT;
-    let done = vec![0u64; n.div_ceil(64)];
-    match search(
-        &calls,
-        &required,
-        VolumeState::default(),
-        done,
-        0,
-        &mut seen,
-        &mut best,
-        &mut budget,
-    ) {
-        Some(true) => Ok(true),
-        None => Ok(false),
-        Some(false) => Err(Violation {
-            linearized: best.0,
-            total: n,
-            stuck_at: best.1,
+    let required = calls.iter().filter(|c| c.output.is_some()).count();
+    match search(&calls, required) {
+        Search::Linearizable => Ok(true),
+        Search::GaveUp => Ok(false),
+        Search::Stuck(linearized, stuck_at) => Err(Violation {
+            linearized,
+            total: calls.len(),
+            stuck_at,
         }),
     }
+}
+
+enum Search {
+    Linearizable,
+    GaveUp,
+    Stuck(usize, Vec<Call>),
+}
+
+/// One step of the depth-first search: a state reached by linearizing the calls in `done`.
+struct Frame {
+    state: VolumeState,
+    done: Vec<u64>,
+    /// Every call before `lo` is done.
+    lo: usize,
+    count: usize,
+    required_left: usize,
+    candidates: Vec<usize>,
+    next: usize,
 }
 
 fn is_done(done: &[u64], i: usize) -> bool {
     done[i / 64] & (1 << (i % 64)) != 0
 }
 
-#[allow(clippy::too_many_arguments)]
-fn search(
-    calls: &[Call],
-    required: &[usize],
-    state: VolumeState,
-    done: Vec<u64>,
-    count: usize,
-    seen: &mut HashSet<(Vec<u64>, VolumeState)>,
-    best: &mut (usize, Vec<Call>),
-    budget: &mut usize,
-) -> Option<bool> {
-    if required.iter().all(|&i| is_done(&done, i)) {
-        return Some(true);
+/// The calls that may be linearized next: not done, and invoked before every pending call
+/// completed. Calls are sorted by invocation, and a call completes after it is invoked, so the
+/// scan can stop at the first call invoked after the earliest pending completion.
+fn candidates(calls: &[Call], done: &[u64], lo: usize) -> Vec<usize> {
+    let mut horizon = u64::MAX;
+    let mut end = lo;
+    while end < calls.len() && calls[end].invoked <= horizon {
+        if !is_done(done, end) {
+            horizon = horizon.min(calls[end].completed);
+        }
+        end += 1;
     }
-    if *budget == 0 {
-        return None;
+    (lo..end)
+        .filter(|&i| !is_done(done, i) && calls[i].invoked <= horizon)
+        .collect()
+}
+
+/// Iterative, so that histories of any length fit on the stack.
+fn search(calls: &[Call], required: usize) -> Search {
+    if required == 0 {
+        return Search::Linearizable;
     }
-    *budget -= 1;
-    if !seen.insert((done.clone(), state.clone())) {
-        return Some(false);
-    }
-    // Only a call invoked before every pending call completed can be next.
-    let horizon = (0..calls.len())
-        .filter(|&i| !is_done(&done, i))
-        .map(|i| calls[i].completed)
-        .min()
-        .unwrap_or(u64::MAX);
-    let mut candidates = Vec::new();
-    for i in 0..calls.len() {
-        if is_done(&done, i) || calls[i].invoked > horizon {
+    let done = vec![0u64; calls.len().div_ceil(64)];
+    let root_candidates = candidates(calls, &done, 0);
+    let mut stack = vec![Frame {
+        state: VolumeState::default(),
+        done,
+        lo: 0,
+        count: 0,
+        required_left: required,
+        candidates: root_candidates,
+        next: 0,
+    }];
+    let mut seen: HashSet<(Vec<u64>, VolumeState)> = HashSet::new();
+    let mut best: (usize, Vec<Call>) = (0, Vec::new());
+    let mut budget = SEARCH_LIMIT;
+    while let Some(top) = stack.last_mut() {
+        if top.next >= top.candidates.len() {
+            if top.count >= best.0 {
+                best = (
+                    top.count,
+                    top.candidates.iter().map(|&i| calls[i].clone()).collect(),
+                );
+            }
+            stack.pop();
             continue;
         }
-        candidates.push(i);
-        let (next, out) = state.step(&calls[i].input);
+        let i = top.candidates[top.next];
+        top.next += 1;
+        let (state, out) = top.state.step(&calls[i].input);
         if calls[i].output.as_ref().is_some_and(|o| *o != out) {
             continue;
         }
-        let mut d = done.clone();
-        d[i / 64] |= 1 << (i % 64);
-        if search(calls, required, next, d, count + 1, seen, best, budget)? {
-            return Some(true);
+        let required_left = top.required_left - usize::from(calls[i].output.is_some());
+        if required_left == 0 {
+            return Search::Linearizable;
         }
-    }
-    if count >= best.0 {
-        *best = (
+        let mut done = top.done.clone();
+        done[i / 64] |= 1 << (i % 64);
+        let mut lo = top.lo;
+        while lo < calls.len() && is_done(&done, lo) {
+            lo += 1;
+        }
+        let count = top.count + 1;
+        if budget == 0 {
+            return Search::GaveUp;
+        }
+        budget -= 1;
+        if !seen.insert((done.clone(), state.clone())) {
+            continue;
+        }
+        let next_candidates = candidates(calls, &done, lo);
+        stack.push(Frame {
+            state,
+            done,
+            lo,
             count,
-            candidates.into_iter().map(|i| calls[i].clone()).collect(),
-        );
+            required_left,
+            candidates: next_candidates,
+            next: 0,
+        });
     }
-    Some(false)
+    Search::Stuck(best.0, best.1)
 }
 
 #[cfg(test)]
@@ -204,6 +241,20 @@ mod tests {
             call(Input::Read, read(Some("a")), 50, 60),
         ];
         assert!(check(&flapping).is_err());
+    }
+
+    #[test]
+    fn long_histories_are_checked_without_exhausting_the_stack() {
+        // Ten minutes of chaos put tens of thousands of calls on one volume.
+        let mut h = Vec::new();
+        for n in 0..10_000u64 {
+            let v = format!("v{n}");
+            h.push(call(reg(&v), Some(Output::Ok), 4 * n, 4 * n + 1));
+            h.push(call(Input::Read, read(Some(&v)), 4 * n + 2, 4 * n + 3));
+        }
+        assert_eq!(check(&h), Ok(true));
+        h.push(call(Input::Read, read(Some("v0")), 1_000_000, 1_000_001));
+        assert!(check(&h).is_err());
     }
 
     #[test]
