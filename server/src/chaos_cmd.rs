@@ -23,6 +23,9 @@ pub struct ChaosArgs {
     /// Where a failing run saves its report.
     #[arg(long, default_value = "chaos-reports")]
     pub report_dir: PathBuf,
+    /// Run no cluster: check a saved report's history.jsonl again.
+    #[arg(long)]
+    pub check_history: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> anyhow::Result<Duration> {
@@ -51,6 +54,11 @@ fn parse_kind(s: &str) -> anyhow::Result<FaultKind> {
 }
 
 pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
+    if let Some(history) = &args.check_history {
+        let summary = chaos::recheck(history)?;
+        summary.print(args.seed.unwrap_or_default());
+        return Ok(if summary.anomalies.is_empty() { 0 } else { 1 });
+    }
     let seed = args.seed.unwrap_or_else(rand::random);
     let kinds = if args.faults.is_empty() {
         FaultKind::ALL.to_vec()

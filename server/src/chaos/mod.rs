@@ -356,6 +356,19 @@ fn check(records: &[Record], injected: &[Injected], summary: &mut Summary) {
     }
 }
 
+/// Runs the history checks again over a saved report's `history.jsonl`.
+pub fn recheck(history: &std::path::Path) -> anyhow::Result<Summary> {
+    let text = std::fs::read_to_string(history)?;
+    let records = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str::<Record>)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut summary = Summary::default();
+    check(&records, &[], &mut summary);
+    Ok(summary)
+}
+
 /// Three real agent processes (the binary `exe`), optionally made wrong by a test-only fault.
 pub async fn run_processes(
     cfg: Config,

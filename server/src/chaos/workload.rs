@@ -5,7 +5,7 @@
 use super::model::{Input, Mode, Observed, Output};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ const ACCESS: &str = "multi-node-single-writer";
 const ALLOCS_PER_VOLUME: usize = 4;
 
 /// How a call ended.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// A definite answer.
     Done(Output),
@@ -31,7 +31,7 @@ pub enum Outcome {
     Unexpected(String),
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
     pub client: usize,
     pub volume: String,
