@@ -159,7 +159,7 @@ async fn stop_all(
     exits: &mut mpsc::UnboundedReceiver<(usize, std::process::ExitStatus)>,
 ) {
     for pid in nodes.iter().filter_map(|n| n.pid) {
-        signal(pid, libc::SIGTERM);
+        crate::signal::send(pid, libc::SIGTERM);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while nodes.iter().any(|n| n.pid.is_some()) {
@@ -169,14 +169,6 @@ async fn stop_all(
         }
     }
     for pid in nodes.iter().filter_map(|n| n.pid) {
-        signal(pid, libc::SIGKILL);
-    }
-}
-
-#[allow(unsafe_code)]
-fn signal(pid: i32, sig: i32) {
-    // SAFETY: kill(2) on a pid this process spawned and has not yet reaped; no memory is shared.
-    unsafe {
-        libc::kill(pid, sig);
+        crate::signal::send(pid, libc::SIGKILL);
     }
 }

@@ -158,14 +158,6 @@ impl Processes {
     }
 }
 
-#[allow(unsafe_code)]
-fn signal(pid: i32, sig: i32) {
-    // SAFETY: kill(2) on a child this process spawned and has not reaped; no memory is shared.
-    unsafe {
-        libc::kill(pid, sig);
-    }
-}
-
 impl Nodes for Processes {
     async fn kill(&mut self, id: u64) {
         if let Some(mut child) = self.children.remove(&id) {
@@ -207,12 +199,14 @@ impl Nodes for Processes {
     }
 
     fn pause(&mut self, id: u64) -> bool {
-        self.pid(id).map(|p| signal(p, libc::SIGSTOP)).is_some()
+        self.pid(id)
+            .map(|p| crate::signal::send(p, libc::SIGSTOP))
+            .is_some()
     }
 
     fn resume(&mut self, id: u64) {
         if let Some(p) = self.pid(id) {
-            signal(p, libc::SIGCONT);
+            crate::signal::send(p, libc::SIGCONT);
         }
     }
 
@@ -241,7 +235,7 @@ impl Drop for Processes {
             .filter_map(|c| c.id())
             .filter_map(|p| i32::try_from(p).ok())
         {
-            signal(pid, libc::SIGCONT);
+            crate::signal::send(pid, libc::SIGCONT);
         }
     }
 }
