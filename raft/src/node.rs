@@ -227,6 +227,7 @@ impl NodeStatus {
             members: encode_members(&self.members()),
             state_digest,
             digest_index,
+            claim_limit_breaches: self.reader.claim_limit_breaches(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! indexes, and the deterministic apply of one command to them.
 
 mod apply;
+mod audit;
 mod claims;
 mod tables;
 mod volumes;

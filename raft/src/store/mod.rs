@@ -3,8 +3,10 @@
 
 mod db;
 mod log_store;
+mod reader;
 mod state_machine;
 
 pub use db::{DataDir, OpenError};
 pub use log_store::LogStore;
-pub use state_machine::{StateMachineStore, StateReader};
+pub use reader::StateReader;
+pub use state_machine::StateMachineStore;

@@ -2,6 +2,7 @@
 //! synced WriteBatch per apply batch together with last-applied and membership.
 
 use super::db::{CF_CLAIMS, CF_NAMESPACES, CF_PLUGINS, CF_SM_META, CF_VOLUMES, DataDir};
+use super::reader::StateReader;
 use crate::notify::Notifier;
 use crate::state::{State, StateImage, TableIndexes, Touched};
 use crate::types::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
@@ -12,13 +13,15 @@ use openraft::{EntryPayload, OptionalSend};
 use rocksdb::{IteratorMode, WriteBatch};
 use serde::{Deserialize, Serialize};
 use std::io;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use stowage_proto::{CommandResponse, Outcome, VolumeKey, codec};
 
 const KEY_APPLIED: &[u8] = b"last_applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
 const KEY_INDEXES: &[u8] = b"table_indexes";
 const KEY_SNAPSHOT: &[u8] = b"snapshot";
+const KEY_BREACHES: &[u8] = b"claim_limit_breaches";
 
 /// The greatest key any record can have: keys are UTF-8, which never contains 0xff.
 const KEY_END: &[u8] = b"\xff";
@@ -45,29 +48,26 @@ struct StoredSnapshot {
 }
 
 #[derive(Debug)]
-struct Applied {
-    last: Option<LogId>,
+pub(super) struct Applied {
+    pub(super) last: Option<LogId>,
     membership: StoredMembership,
 }
 
 /// Shared between openraft's state machine worker, snapshot builders and readers.
 #[derive(Debug)]
-struct Shared {
+pub(super) struct Shared {
     dir: DataDir,
-    state: RwLock<State>,
-    applied: Mutex<Applied>,
-    notifier: Notifier,
+    pub(super) state: RwLock<State>,
+    pub(super) applied: Mutex<Applied>,
+    pub(super) notifier: Notifier,
+    /// Applied entries after which the claim-limit audit found a volume over its limit, on this
+    /// node, ever (kept in this node's own metadata; it is not replicated state).
+    pub(super) claim_limit_breaches: AtomicU64,
 }
 
 /// The openraft state machine. Clones share one state.
 #[derive(Clone, Debug)]
 pub struct StateMachineStore {
-    shared: Arc<Shared>,
-}
-
-/// A read-only handle on the state machine for readers and blocking queries.
-#[derive(Clone, Debug)]
-pub struct StateReader {
     shared: Arc<Shared>,
 }
 
@@ -88,6 +88,10 @@ impl StateMachineStore {
             .transpose()?
             .unwrap_or_default();
         let indexes: TableIndexes = get(KEY_INDEXES)?
+            .map(|b| codec::decode(&b))
+            .transpose()?
+            .unwrap_or_default();
+        let breaches: u64 = get(KEY_BREACHES)?
             .map(|b| codec::decode(&b))
             .transpose()?
             .unwrap_or_default();
@@ -120,14 +124,13 @@ impl StateMachineStore {
                 state: RwLock::new(state),
                 applied: Mutex::new(Applied { last, membership }),
                 notifier,
+                claim_limit_breaches: AtomicU64::new(breaches),
             }),
         })
     }
 
     pub fn reader(&self) -> StateReader {
-        StateReader {
-            shared: self.shared.clone(),
-        }
+        StateReader::new(self.shared.clone())
     }
 
     fn applied(&self) -> std::sync::MutexGuard<'_, Applied> {
@@ -233,6 +236,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             return Ok(());
         }
         let mut touched = Vec::new();
+        let mut breaches = 0;
         let mut replies = Vec::with_capacity(batch_entries.len());
         let mut write = WriteBatch::default();
         let (indexes, last_index) = {
@@ -242,7 +246,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 let log_id = entry.log_id();
                 let index = log_id.index();
                 let response = match entry.payload {
-                    EntryPayload::Normal(ref req) => state.apply(req, index, &mut touched),
+                    EntryPayload::Normal(ref req) => {
+                        let from = touched.len();
+                        let response = state.apply(req, index, &mut touched);
+                        for breach in state.claim_limit_breaches(&touched[from..]) {
+                            tracing::error!(index, "claim-limit audit: {breach}");
+                            breaches += 1;
+                        }
+                        response
+                    }
                     EntryPayload::Membership(ref m) => {
                         applied.membership = StoredMembership::new(Some(log_id), m.clone());
                         CommandResponse {
@@ -262,6 +274,18 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             }
             self.stage(&state, &touched, &mut write)?;
             self.stage_meta(&mut write, &applied, &state.indexes)?;
+            if breaches > 0 {
+                let total = self
+                    .shared
+                    .claim_limit_breaches
+                    .fetch_add(breaches, Ordering::SeqCst)
+                    + breaches;
+                write.put_cf(
+                    self.shared.dir.cf(CF_SM_META),
+                    KEY_BREACHES,
+                    codec::encode(&total)?,
+                );
+            }
             (
                 state.indexes,
                 applied.last.as_ref().map_or(0, |l| l.index()),
@@ -386,108 +410,5 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
             meta,
             snapshot: stored.data,
         })
-    }
-}
-
-impl StateReader {
-    /// Reads the state under a short lock; never await while holding the guard.
-    pub fn state(&self) -> RwLockReadGuard<'_, State> {
-        self.shared.state.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A hash of every table and the applied index it describes, taken at one moment.
-    pub fn digest(&self) -> (u64, u64) {
-        use std::hash::{Hash, Hasher};
-        let state = self.state();
-        let index = self.last_applied_index();
-        let image = state.image(None, StoredMembership::default());
-        let mut h = std::hash::DefaultHasher::new();
-        codec::encode(&image).unwrap_or_default().hash(&mut h);
-        (index, h.finish())
-    }
-
-    pub fn last_applied_index(&self) -> u64 {
-        let a = self
-            .shared
-            .applied
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        a.last.as_ref().map_or(0, |l| l.index())
-    }
-
-    pub fn subscribe_tables(&self) -> tokio::sync::watch::Receiver<TableIndexes> {
-        self.shared.notifier.subscribe_tables()
-    }
-
-    /// Subscribes to changes of one volume; the value is the index of its last change.
-    pub fn subscribe_volume(&self, key: &VolumeKey) -> tokio::sync::watch::Receiver<u64> {
-        self.shared.notifier.subscribe_volume(key, || {
-            self.state().volumes.get(key).map_or(0, |v| v.modify_index)
-        })
-    }
-
-    /// Waits until `pick(table indexes)` exceeds `above` or the deadline passes; returns the
-    /// indexes seen last.
-    pub async fn wait_tables(
-        &self,
-        pick: impl Fn(&TableIndexes) -> u64,
-        above: u64,
-        deadline: tokio::time::Instant,
-    ) -> TableIndexes {
-        let mut rx = self.subscribe_tables();
-        loop {
-            let now = *rx.borrow_and_update();
-            if pick(&now) > above {
-                return now;
-            }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => return now,
-            }
-        }
-    }
-
-    /// Waits until what `watch` names changed after `after`, or the deadline; returns the change
-    /// index seen last.
-    pub async fn wait(
-        &self,
-        watch: &stowage_proto::Watch,
-        after: u64,
-        deadline: tokio::time::Instant,
-    ) -> u64 {
-        use stowage_proto::Watch;
-        match watch {
-            Watch::Volumes => {
-                self.wait_tables(|t| t.volumes, after, deadline)
-                    .await
-                    .volumes
-            }
-            Watch::Plugins => {
-                self.wait_tables(|t| t.plugins, after, deadline)
-                    .await
-                    .plugins
-            }
-            Watch::Volume(key) => self.wait_volume(key, after, deadline).await,
-        }
-    }
-
-    /// Waits until the volume changed after `after`, or the deadline; returns its change index.
-    pub async fn wait_volume(
-        &self,
-        key: &VolumeKey,
-        after: u64,
-        deadline: tokio::time::Instant,
-    ) -> u64 {
-        let mut rx = self.subscribe_volume(key);
-        loop {
-            let now = *rx.borrow_and_update();
-            if now > after {
-                return now;
-            }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => return now,
-            }
-        }
     }
 }

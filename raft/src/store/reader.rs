@@ -1,0 +1,128 @@
+//! Read access to the applied state for queries and blocking queries: short read locks, the
+//! state digest, and waits on table and volume indexes.
+
+use super::state_machine::Shared;
+use crate::state::{State, TableIndexes};
+use crate::types::StoredMembership;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLockReadGuard};
+use stowage_proto::{VolumeKey, codec};
+
+/// A read-only handle on the state machine for readers and blocking queries.
+#[derive(Clone, Debug)]
+pub struct StateReader {
+    shared: Arc<Shared>,
+}
+
+impl StateReader {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        StateReader { shared }
+    }
+
+    /// How many applied entries on this node left a volume over its claim limit; always 0
+    /// unless the claim rules are broken.
+    pub fn claim_limit_breaches(&self) -> u64 {
+        self.shared.claim_limit_breaches.load(Ordering::SeqCst)
+    }
+
+    /// Reads the state under a short lock; never await while holding the guard.
+    pub fn state(&self) -> RwLockReadGuard<'_, State> {
+        self.shared.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A hash of every table and the applied index it describes, taken at one moment.
+    pub fn digest(&self) -> (u64, u64) {
+        use std::hash::{Hash, Hasher};
+        let state = self.state();
+        let index = self.last_applied_index();
+        let image = state.image(None, StoredMembership::default());
+        let mut h = std::hash::DefaultHasher::new();
+        codec::encode(&image).unwrap_or_default().hash(&mut h);
+        (index, h.finish())
+    }
+
+    pub fn last_applied_index(&self) -> u64 {
+        let a = self
+            .shared
+            .applied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        a.last.as_ref().map_or(0, |l| l.index())
+    }
+
+    pub fn subscribe_tables(&self) -> tokio::sync::watch::Receiver<TableIndexes> {
+        self.shared.notifier.subscribe_tables()
+    }
+
+    /// Subscribes to changes of one volume; the value is the index of its last change.
+    pub fn subscribe_volume(&self, key: &VolumeKey) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.notifier.subscribe_volume(key, || {
+            self.state().volumes.get(key).map_or(0, |v| v.modify_index)
+        })
+    }
+
+    /// Waits until `pick(table indexes)` exceeds `above` or the deadline passes; returns the
+    /// indexes seen last.
+    pub async fn wait_tables(
+        &self,
+        pick: impl Fn(&TableIndexes) -> u64,
+        above: u64,
+        deadline: tokio::time::Instant,
+    ) -> TableIndexes {
+        let mut rx = self.subscribe_tables();
+        loop {
+            let now = *rx.borrow_and_update();
+            if pick(&now) > above {
+                return now;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return now,
+            }
+        }
+    }
+
+    /// Waits until what `watch` names changed after `after`, or the deadline; returns the change
+    /// index seen last.
+    pub async fn wait(
+        &self,
+        watch: &stowage_proto::Watch,
+        after: u64,
+        deadline: tokio::time::Instant,
+    ) -> u64 {
+        use stowage_proto::Watch;
+        match watch {
+            Watch::Volumes => {
+                self.wait_tables(|t| t.volumes, after, deadline)
+                    .await
+                    .volumes
+            }
+            Watch::Plugins => {
+                self.wait_tables(|t| t.plugins, after, deadline)
+                    .await
+                    .plugins
+            }
+            Watch::Volume(key) => self.wait_volume(key, after, deadline).await,
+        }
+    }
+
+    /// Waits until the volume changed after `after`, or the deadline; returns its change index.
+    pub async fn wait_volume(
+        &self,
+        key: &VolumeKey,
+        after: u64,
+        deadline: tokio::time::Instant,
+    ) -> u64 {
+        let mut rx = self.subscribe_volume(key);
+        loop {
+            let now = *rx.borrow_and_update();
+            if now > after {
+                return now;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return now,
+            }
+        }
+    }
+}
