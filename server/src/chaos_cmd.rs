@@ -15,8 +15,12 @@ pub struct ChaosArgs {
     pub duration: String,
     #[arg(long, default_value_t = 6)]
     pub clients: usize,
+    /// Volumes in use at once.
     #[arg(long, default_value_t = 3)]
     pub volumes: usize,
+    /// How long clients use one set of volumes before moving to fresh ones, e.g. `10s`.
+    #[arg(long, default_value = "10s")]
+    pub volume_lifetime: String,
     /// Fault kinds to draw from (comma separated); all by default.
     #[arg(long, value_delimiter = ',')]
     pub faults: Vec<String>,
@@ -73,6 +77,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
         duration: parse_duration(&args.duration)?,
         clients: args.clients,
         volumes: args.volumes,
+        volume_lifetime: parse_duration(&args.volume_lifetime)?,
         kinds,
         report_root: args.report_dir,
     };

@@ -22,13 +22,20 @@ use std::time::Duration;
 use tokio::time::Instant;
 use workload::{Outcome, Record, Targets};
 
+/// The client id of the reads made after the last heal, which every acknowledged write must
+/// survive.
+const FINAL_READER: usize = usize::MAX;
+
 /// One chaos run's settings.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub seed: u64,
     pub duration: Duration,
     pub clients: usize,
+    /// Volumes in use at once.
     pub volumes: usize,
+    /// How long a set of volumes is used before the clients move to fresh ones.
+    pub volume_lifetime: Duration,
     pub kinds: Vec<FaultKind>,
     /// Where failure reports go.
     pub report_root: PathBuf,
@@ -114,6 +121,19 @@ where
     None
 }
 
+async fn node_info(rpc: std::net::SocketAddr) -> Option<stowage_proto::pb::NodeInfoReply> {
+    let mut c = stowage_proto::pb::cluster_service_client::ClusterServiceClient::connect(format!(
+        "http://{rpc}"
+    ))
+    .await
+    .ok()?;
+    let info = c
+        .node_info(stowage_proto::pb::NodeInfoRequest {})
+        .await
+        .ok()?;
+    Some(info.into_inner())
+}
+
 /// Every node healthy, one leader, and identical state at the same applied index.
 async fn converged(http: &reqwest::Client, net: &Net) -> bool {
     let mut digests = Vec::new();
@@ -124,20 +144,30 @@ async fn converged(http: &reqwest::Client, net: &Net) -> bool {
         ) {
             return false;
         }
-        let Ok(mut c) = stowage_proto::pb::cluster_service_client::ClusterServiceClient::connect(
-            format!("http://{}", n.rpc),
-        )
-        .await
-        else {
+        let Some(info) = node_info(n.rpc).await else {
             return false;
         };
-        let Ok(info) = c.node_info(stowage_proto::pb::NodeInfoRequest {}).await else {
-            return false;
-        };
-        let info = info.into_inner();
         digests.push((info.leader_id, info.digest_index, info.state_digest));
     }
     digests.windows(2).all(|w| w[0] == w[1])
+}
+
+/// What each node's claim-limit audit found: it rechecks every entry it applied, so this covers
+/// every point of every node's applied history, not just the moments a read looked.
+async fn audit_claim_limits(net: &Net, summary: &mut Summary) {
+    for n in &net.nodes {
+        match node_info(n.rpc).await {
+            Some(info) if info.claim_limit_breaches == 0 => {}
+            Some(info) => summary.anomalies.push(format!(
+                "node {} applied {} entries that left a volume over its claim limit (see its log)",
+                n.id, info.claim_limit_breaches
+            )),
+            None => summary.anomalies.push(format!(
+                "node {} did not answer for its claim-limit audit",
+                n.id
+            )),
+        }
+    }
 }
 
 /// Runs the workload and the fault schedule against `nodes`, then heals, checks and reports.
@@ -173,6 +203,7 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
     let targets = Arc::new(Targets {
         http: net.nodes.iter().map(|n| (n.id, n.http)).collect(),
         volumes: cfg.volumes,
+        volume_lifetime: cfg.volume_lifetime,
         start,
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -217,12 +248,14 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
         Some(d) => summary.convergence_ms = Some(d.as_millis() as u64),
         None => summary.anomalies.push("the cluster did not converge (one leader, identical state) within 60 s of the last heal".into()),
     }
+    audit_claim_limits(net, &mut summary).await;
     // A final linearizable read of every volume: what was acknowledged must still be there.
     let final_http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()?;
-    for v in 0..cfg.volumes {
-        let volume = workload::volume_name(v);
+    let used: std::collections::BTreeSet<String> =
+        records.iter().map(|r| r.volume.clone()).collect();
+    for (v, volume) in used.into_iter().enumerate() {
         let invoked = targets.now();
         let (outcome, index) = workload::perform(
             &final_http,
@@ -233,7 +266,7 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
         )
         .await;
         records.push(Record {
-            client: usize::MAX,
+            client: FINAL_READER,
             volume,
             input: Input::Read,
             stale: false,
@@ -273,6 +306,12 @@ fn check(records: &[Record], injected: &[Injected], summary: &mut Summary) {
             Outcome::Unexpected(_) => "unexpected",
         };
         *summary.ops_by_outcome.entry(key.to_string()).or_default() += 1;
+        if r.client == FINAL_READER && !matches!(r.outcome, Outcome::Done(_)) {
+            summary.anomalies.push(format!(
+                "the final read of {} after healing got no answer: {:?}",
+                r.volume, r.outcome
+            ));
+        }
         if let Outcome::Unexpected(why) = &r.outcome {
             summary.anomalies.push(format!(
                 "unexpected answer to {:?} on {} via node {}: {why}",

@@ -47,11 +47,14 @@ pub struct Record {
     pub index: Option<u64>,
 }
 
-/// Where the workload sends requests: the nodes' HTTP addresses by id.
+/// Where the workload sends requests: the nodes' HTTP addresses by id, and which volumes.
 #[derive(Clone, Debug)]
 pub struct Targets {
     pub http: Vec<(u64, SocketAddr)>,
+    /// How many volumes are in use at any one time.
     pub volumes: usize,
+    /// How long clients keep using one set of volumes before moving to fresh ones.
+    pub volume_lifetime: Duration,
     pub start: Instant,
 }
 
@@ -59,10 +62,15 @@ impl Targets {
     pub fn now(&self) -> u64 {
         self.start.elapsed().as_nanos() as u64
     }
-}
 
-pub fn volume_name(i: usize) -> String {
-    format!("chaos-{i}")
+    /// Volume `slot` of the set in use now. A call whose outcome is unknown stays pending to the
+    /// end of its volume's history, and every pending call doubles what the checker may have to
+    /// search; fresh volumes every few seconds keep each history short (as Jepsen's independent
+    /// keys do) without making the check any less exact.
+    pub fn volume(&self, slot: usize) -> String {
+        let lifetime = self.volume_lifetime.as_nanos().max(1) as u64;
+        format!("chaos-{}-{slot}", self.now() / lifetime)
+    }
 }
 
 fn alloc(i: usize) -> (String, String) {
@@ -219,7 +227,7 @@ pub async fn client(
     let mut n = 0;
     while !*stop.borrow_and_update() {
         let (node, addr) = targets.http[(id + n) % targets.http.len()];
-        let volume = volume_name(rng.random_range(0..targets.volumes));
+        let volume = targets.volume(rng.random_range(0..targets.volumes));
         let (input, stale) = next_input(&mut rng, id, n);
         let invoked = targets.now();
         let (outcome, index) = perform(&http, addr, &volume, &input, stale).await;
