@@ -86,6 +86,23 @@ impl Forwarder {
         let _ = tokio::time::timeout_at(until.max(Instant::now()), rx.changed()).await;
     }
 
+    /// Resolves once this node follows a leader other than the one at `addr`. A request in
+    /// flight there will not be answered by anyone else, and an old leader that is paused or cut
+    /// off may hold it until its timeout, long after the cluster has moved on.
+    async fn leader_moved_from(&self, addr: &str) {
+        let mut rx = self.raft.metrics();
+        loop {
+            match self.route() {
+                Route::Local => return,
+                Route::Remote(now) if now != addr => return,
+                Route::Remote(_) | Route::NoLeader => {}
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
     /// Applies `command` through the leader.
     pub async fn write(&self, command: Command) -> Result<CommandResponse, ClusterError> {
         let deadline = Instant::now() + self.timeouts.leader_hold;
@@ -153,7 +170,15 @@ impl Forwarder {
             command: encoded,
             forwarded: true,
         });
-        let reply = match tokio::time::timeout(self.timeouts.commit, call).await {
+        let answer = tokio::select! {
+            a = tokio::time::timeout(self.timeouts.commit, call) => a,
+            () = self.leader_moved_from(addr) => {
+                return Err(Miss::Final(ClusterError::OutcomeUnknown(
+                    "the leader changed while the write was in flight".into(),
+                )));
+            }
+        };
+        let reply = match answer {
             Err(_) => {
                 return Err(Miss::Final(ClusterError::OutcomeUnknown(
                     "leader did not answer in time".into(),
@@ -250,7 +275,12 @@ impl Forwarder {
     async fn read_index_at(&self, addr: &str) -> Result<u64, Miss> {
         let mut client = self.cluster_client(addr)?;
         let call = client.read_index(ReadIndexRequest {});
-        let reply = match tokio::time::timeout(self.timeouts.leader_hold, call).await {
+        let answer = tokio::select! {
+            a = tokio::time::timeout(self.timeouts.leader_hold, call) => a,
+            // A read has no side effect: ask the new leader instead.
+            () = self.leader_moved_from(addr) => return Err(Miss::Retry),
+        };
+        let reply = match answer {
             Err(_) => return Err(Miss::Final(ClusterError::NoLeader)),
             // A read has no side effect, so any transport failure may be retried.
             Ok(Err(_)) => {

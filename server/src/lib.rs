@@ -10,4 +10,4 @@ pub mod chaos_cmd;
 pub mod config;
 pub mod dev;
 pub mod operator;
-mod signal;
+pub mod signal;

@@ -1,5 +1,6 @@
 //! Real `stowage agent` processes: SIGKILL never loses an acknowledged write, the status
-//! endpoints agree on one leader, and bad start-up input fails with one clear line.
+//! endpoints agree on one leader, a frozen leader does not hold writes past the next election,
+//! and bad start-up input fails with one clear line.
 
 mod support;
 
@@ -335,6 +336,64 @@ async fn sigkill_of_the_leader_loses_no_acknowledged_write() {
         })
         .await;
     }
+    for i in 0..3 {
+        procs.kill(i).await;
+    }
+}
+
+async fn write_volume(rpc: &str, id: &str) -> Result<CommandResponse, ClusterError> {
+    let command = codec::encode(&Command::RegisterVolumes {
+        volumes: vec![volume(id)],
+        cas: None,
+    })
+    .expect("encode");
+    let mut c = client(rpc).await.expect("connect");
+    let reply = c
+        .write(WriteRequest {
+            command,
+            forwarded: false,
+        })
+        .await
+        .expect("a reply")
+        .into_inner();
+    if reply.error.is_empty() {
+        Ok(codec::decode(&reply.response).expect("response"))
+    } else {
+        Err(codec::decode(&reply.error).expect("error"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_held_by_a_frozen_leader_ends_unknown_once_another_leads() {
+    let mut procs = Processes::start();
+    let all: Vec<&Node> = procs.nodes.iter().collect();
+    let leader = agreed_leader(&all).await;
+    let frozen = procs.index_of(leader);
+    let follower = procs.nodes[(frozen + 1) % 3].rpc.clone();
+    write_volume(&follower, "before")
+        .await
+        .expect("a healthy write");
+
+    let pid = procs.nodes[frozen]
+        .child
+        .as_ref()
+        .and_then(|c| c.id())
+        .expect("running") as i32;
+    stowage_server::signal::send(pid, libc::SIGSTOP);
+    // The follower still believes in the frozen leader and forwards there; the write must not
+    // wait out the commit timeout once the others have elected someone else. Sent, it may
+    // still take effect, so the answer is "unknown", never "failed".
+    let stuck = write_volume(&follower, "during").await;
+    stowage_server::signal::send(pid, libc::SIGCONT);
+    match stuck {
+        Err(ClusterError::OutcomeUnknown(why)) => {
+            assert!(why.contains("leader changed"), "{why}")
+        }
+        other => panic!("expected an unknown outcome, got {other:?}"),
+    }
+    write_volume(&follower, "after")
+        .await
+        .expect("the new leader takes writes");
     for i in 0..3 {
         procs.kill(i).await;
     }
