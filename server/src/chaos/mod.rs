@@ -47,14 +47,21 @@ pub struct Summary {
     pub ops_by_outcome: BTreeMap<String, usize>,
     pub faults_by_kind: BTreeMap<String, usize>,
     pub anomalies: Vec<String>,
-    pub failover_ms: Vec<u64>,
+    /// Per fault that took the leader out: its kind and the failover time.
+    pub failover_ms: Vec<(FaultKind, u64)>,
     pub convergence_ms: Option<u64>,
     pub report: Option<PathBuf>,
 }
 
 impl Summary {
-    fn percentile(&self, p: f64) -> Option<u64> {
-        let mut v = self.failover_ms.clone();
+    /// The `p` percentile of the failover times of the faults `kind` selects.
+    fn percentile(&self, p: f64, kind: impl Fn(FaultKind) -> bool) -> Option<u64> {
+        let mut v: Vec<u64> = self
+            .failover_ms
+            .iter()
+            .filter(|(k, _)| kind(*k))
+            .map(|(_, ms)| *ms)
+            .collect();
         v.sort_unstable();
         (!v.is_empty()).then(|| v[((v.len() - 1) as f64 * p).round() as usize])
     }
@@ -63,12 +70,25 @@ impl Summary {
         println!("chaos seed {seed}");
         println!("operations by outcome: {:?}", self.ops_by_outcome);
         println!("faults by kind: {:?}", self.faults_by_kind);
-        match (self.percentile(0.5), self.percentile(0.99)) {
+        match (
+            self.percentile(0.5, |_| true),
+            self.percentile(0.99, |_| true),
+        ) {
             (Some(p50), Some(p99)) => println!(
                 "failover (leader lost → next acknowledged write): p50 {p50} ms, p99 {p99} ms over {} faults",
                 self.failover_ms.len()
             ),
             _ => println!("failover: no fault took the leader out"),
+        }
+        // By kind, because a kill of all three includes the time they stay down.
+        for kind in FaultKind::ALL.into_iter().filter(|k| k.hits_leader()) {
+            let n = self.failover_ms.iter().filter(|(k, _)| *k == kind).count();
+            if let (Some(p50), Some(max)) = (
+                self.percentile(0.5, |k| k == kind),
+                self.percentile(1.0, |k| k == kind),
+            ) {
+                println!("  {kind:?}: p50 {p50} ms, max {max} ms over {n}");
+            }
         }
         if let Some(c) = self.convergence_ms {
             println!("convergence after the last heal: {c} ms");
@@ -217,6 +237,11 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
             ))
         })
         .collect();
+    let probe = tokio::spawn(workload::probe(
+        cfg.clients,
+        targets.clone(),
+        stop_rx.clone(),
+    ));
 
     let mut injected: Vec<Injected> = Vec::new();
     for planned in faults::plan(cfg.seed, &cfg.kinds, 10_000) {
@@ -239,7 +264,7 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
     }
     let _ = stop_tx.send(true);
     let mut records: Vec<Record> = Vec::new();
-    for c in clients {
+    for c in clients.into_iter().chain([probe]) {
         records.extend(c.await.unwrap_or_default());
     }
 
@@ -390,7 +415,9 @@ fn check(records: &[Record], injected: &[Injected], summary: &mut Summary) {
             .map(|r| r.completed)
             .min();
         if let Some(t) = next {
-            summary.failover_ms.push((t - f.injected_at) / 1_000_000);
+            summary
+                .failover_ms
+                .push((f.kind, (t - f.injected_at) / 1_000_000));
         }
     }
 }

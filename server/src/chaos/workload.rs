@@ -250,3 +250,46 @@ pub async fn client(
     }
     records
 }
+
+/// The volume the failover probe writes.
+pub const PROBE_VOLUME: &str = "chaos-probe";
+
+/// The failover probe: a small write every 100 ms, each through the next node, given up on
+/// after 1 s. Workload clients wait up to 15 s on a frozen node, so the first acknowledged
+/// write after a fault among theirs measures how long they were stuck; the probe's measures the
+/// cluster. Its calls are recorded and checked like every other.
+pub async fn probe(
+    id: usize,
+    targets: Arc<Targets>,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<Record> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .connect_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap_or_default();
+    let mut records = Vec::new();
+    let mut n = 0;
+    while !*stop.borrow_and_update() {
+        let (node, addr) = targets.http[n % targets.http.len()];
+        let input = Input::Register {
+            value: format!("probe-{n}"),
+        };
+        let invoked = targets.now();
+        let (outcome, index) = perform(&http, addr, PROBE_VOLUME, &input, false).await;
+        records.push(Record {
+            client: id,
+            volume: PROBE_VOLUME.to_string(),
+            input,
+            stale: false,
+            node,
+            outcome,
+            invoked,
+            completed: targets.now(),
+            index,
+        });
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    records
+}
