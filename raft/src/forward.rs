@@ -39,7 +39,7 @@ impl Default for Timeouts {
 /// Where to send a request now.
 enum Route {
     Local,
-    Remote(String),
+    Remote { leader: NodeId, addr: String },
     NoLeader,
 }
 
@@ -71,7 +71,10 @@ impl Forwarder {
         match metrics.current_leader {
             Some(leader) if leader == self.id => Route::Local,
             Some(leader) => match metrics.membership_config.membership().get_node(&leader) {
-                Some(node) => Route::Remote(node.raft_addr.clone()),
+                Some(node) => Route::Remote {
+                    leader,
+                    addr: node.raft_addr.clone(),
+                },
                 None => Route::NoLeader,
             },
             None => Route::NoLeader,
@@ -86,16 +89,18 @@ impl Forwarder {
         let _ = tokio::time::timeout_at(until.max(Instant::now()), rx.changed()).await;
     }
 
-    /// Resolves once this node follows a leader other than the one at `addr`. A request in
-    /// flight there will not be answered by anyone else, and an old leader that is paused or cut
-    /// off may hold it until its timeout, long after the cluster has moved on.
-    async fn leader_moved_from(&self, addr: &str) {
+    /// Resolves once this node knows of a leader other than `leader`. A request in flight there
+    /// will not be answered by anyone else, and an old leader that is paused or cut off may hold
+    /// it until its timeout, long after the cluster has moved on.
+    async fn leader_moved_from(&self, leader: NodeId) {
         let mut rx = self.raft.metrics();
         loop {
-            match self.route() {
-                Route::Local => return,
-                Route::Remote(now) if now != addr => return,
-                Route::Remote(_) | Route::NoLeader => {}
+            if rx
+                .borrow_watched()
+                .current_leader
+                .is_some_and(|now| now != leader)
+            {
+                return;
             }
             if rx.changed().await.is_err() {
                 return std::future::pending().await;
@@ -109,7 +114,7 @@ impl Forwarder {
         loop {
             let attempt = match self.route() {
                 Route::Local => self.write_here(command.clone()).await,
-                Route::Remote(addr) => self.write_at(&addr, &command).await,
+                Route::Remote { leader, addr } => self.write_at(leader, &addr, &command).await,
                 Route::NoLeader => Err(Miss::Retry),
             };
             match attempt {
@@ -162,7 +167,12 @@ impl Forwarder {
         }
     }
 
-    async fn write_at(&self, addr: &str, command: &Command) -> Result<CommandResponse, Miss> {
+    async fn write_at(
+        &self,
+        leader: NodeId,
+        addr: &str,
+        command: &Command,
+    ) -> Result<CommandResponse, Miss> {
         let encoded = codec::encode(command)
             .map_err(|e| Miss::Final(ClusterError::Internal(e.to_string())))?;
         let mut client = self.cluster_client(addr)?;
@@ -172,7 +182,7 @@ impl Forwarder {
         });
         let answer = tokio::select! {
             a = tokio::time::timeout(self.timeouts.commit, call) => a,
-            () = self.leader_moved_from(addr) => {
+            () = self.leader_moved_from(leader) => {
                 return Err(Miss::Final(ClusterError::OutcomeUnknown(
                     "the leader changed while the write was in flight".into(),
                 )));
@@ -249,7 +259,7 @@ impl Forwarder {
                     Err(ClusterError::NotLeader) => Err(Miss::Retry),
                     other => other.map_err(Miss::Final),
                 },
-                Route::Remote(addr) => self.read_index_at(&addr).await,
+                Route::Remote { leader, addr } => self.read_index_at(leader, &addr).await,
                 Route::NoLeader => Err(Miss::Retry),
             };
             match attempt {
@@ -272,13 +282,13 @@ impl Forwarder {
         Ok(index)
     }
 
-    async fn read_index_at(&self, addr: &str) -> Result<u64, Miss> {
+    async fn read_index_at(&self, leader: NodeId, addr: &str) -> Result<u64, Miss> {
         let mut client = self.cluster_client(addr)?;
         let call = client.read_index(ReadIndexRequest {});
         let answer = tokio::select! {
             a = tokio::time::timeout(self.timeouts.leader_hold, call) => a,
             // A read has no side effect: ask the new leader instead.
-            () = self.leader_moved_from(addr) => return Err(Miss::Retry),
+            () = self.leader_moved_from(leader) => return Err(Miss::Retry),
         };
         let reply = match answer {
             Err(_) => return Err(Miss::Final(ClusterError::NoLeader)),
