@@ -226,6 +226,15 @@ mod tests {
         Input::Register { value: v.into() }
     }
 
+    /// A write claim by allocation `a`.
+    fn w(a: &str) -> Input {
+        Input::Claim {
+            alloc: a.into(),
+            node: "n".into(),
+            mode: Mode::Write,
+        }
+    }
+
     fn read(v: Option<&str>) -> Option<Output> {
         Some(Output::Read(v.map(|v| Observed {
             value: v.into(),
@@ -314,11 +323,6 @@ mod tests {
 
     #[test]
     fn pruning_keeps_the_placements_that_explain_a_history() {
-        let w = |a: &str| Input::Claim {
-            alloc: a.into(),
-            node: "n".into(),
-            mode: Mode::Write,
-        };
         // The unknown claim of x is the only explanation for y's refusal.
         let h = vec![
             call(reg("a"), Some(Output::Ok), 0, 10),
@@ -389,11 +393,6 @@ mod tests {
 
     #[test]
     fn rejects_two_writers_on_a_single_writer_volume() {
-        let w = |a: &str| Input::Claim {
-            alloc: a.into(),
-            node: "n".into(),
-            mode: Mode::Write,
-        };
         let h = vec![
             call(reg("a"), Some(Output::Ok), 0, 10),
             call(w("x"), Some(Output::Ok), 20, 30),

@@ -275,32 +275,20 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
     }
     audit_claim_limits(net, &mut summary).await;
     // A final linearizable read of every volume: what was acknowledged must still be there.
-    let final_http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()?;
+    let final_http = workload::http_client(Duration::from_secs(15), Duration::from_secs(1));
     let used: std::collections::BTreeSet<String> =
         records.iter().map(|r| r.volume.clone()).collect();
     for (v, volume) in used.into_iter().enumerate() {
-        let invoked = targets.now();
-        let (outcome, index) = workload::perform(
+        let read = workload::traced(
             &final_http,
-            net.nodes[v % net.nodes.len()].http,
-            &volume,
-            &Input::Read,
-            false,
-        )
-        .await;
-        records.push(Record {
-            client: FINAL_READER,
+            &targets,
+            FINAL_READER,
+            v,
             volume,
-            input: Input::Read,
-            stale: false,
-            node: 0,
-            outcome,
-            invoked,
-            completed: targets.now(),
-            index,
-        });
+            Input::Read,
+            false,
+        );
+        records.push(read.await);
     }
 
     check(&records, &injected, &mut summary);

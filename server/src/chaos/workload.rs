@@ -210,6 +210,42 @@ fn next_input(rng: &mut StdRng, client: usize, n: usize) -> (Input, bool) {
     }
 }
 
+/// An HTTP client that gives up on a call after `timeout`, and on connecting after `connect`.
+pub fn http_client(timeout: Duration, connect: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(connect)
+        .build()
+        .unwrap_or_default()
+}
+
+/// Makes one call through the node at `target` (an index into `targets.http`, taken modulo
+/// their number) and records it for `client`.
+pub async fn traced(
+    http: &reqwest::Client,
+    targets: &Targets,
+    client: usize,
+    target: usize,
+    volume: String,
+    input: Input,
+    stale: bool,
+) -> Record {
+    let (node, addr) = targets.http[target % targets.http.len()];
+    let invoked = targets.now();
+    let (outcome, index) = perform(http, addr, &volume, &input, stale).await;
+    Record {
+        client,
+        volume,
+        input,
+        stale,
+        node,
+        outcome,
+        invoked,
+        completed: targets.now(),
+        index,
+    }
+}
+
 /// One client: calls one after another, each through the next node, until `stop` turns true.
 pub async fn client(
     id: usize,
@@ -218,34 +254,18 @@ pub async fn client(
     mut stop: watch::Receiver<bool>,
 ) -> Vec<Record> {
     let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(id as u64));
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .connect_timeout(Duration::from_secs(1))
-        .build()
-        .unwrap_or_default();
+    let http = http_client(Duration::from_secs(15), Duration::from_secs(1));
     let mut records = Vec::new();
     let mut n = 0;
     while !*stop.borrow_and_update() {
-        let (node, addr) = targets.http[(id + n) % targets.http.len()];
         let volume = targets.volume(rng.random_range(0..targets.volumes));
         let (input, stale) = next_input(&mut rng, id, n);
-        let invoked = targets.now();
-        let (outcome, index) = perform(&http, addr, &volume, &input, stale).await;
+        let record = traced(&http, &targets, id, id + n, volume, input, stale).await;
         // A refused request returns at once; pause so a down cluster is not hammered.
-        if matches!(outcome, Outcome::Failed(_)) {
+        if matches!(record.outcome, Outcome::Failed(_)) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        records.push(Record {
-            client: id,
-            volume,
-            input,
-            stale,
-            node,
-            outcome,
-            invoked,
-            completed: targets.now(),
-            index,
-        });
+        records.push(record);
         n += 1;
     }
     records
@@ -263,31 +283,15 @@ pub async fn probe(
     targets: Arc<Targets>,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<Record> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(1))
-        .connect_timeout(Duration::from_millis(500))
-        .build()
-        .unwrap_or_default();
+    let http = http_client(Duration::from_secs(1), Duration::from_millis(500));
     let mut records = Vec::new();
     let mut n = 0;
     while !*stop.borrow_and_update() {
-        let (node, addr) = targets.http[n % targets.http.len()];
         let input = Input::Register {
             value: format!("probe-{n}"),
         };
-        let invoked = targets.now();
-        let (outcome, index) = perform(&http, addr, PROBE_VOLUME, &input, false).await;
-        records.push(Record {
-            client: id,
-            volume: PROBE_VOLUME.to_string(),
-            input,
-            stale: false,
-            node,
-            outcome,
-            invoked,
-            completed: targets.now(),
-            index,
-        });
+        let volume = PROBE_VOLUME.to_string();
+        records.push(traced(&http, &targets, id, n, volume, input, false).await);
         n += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
