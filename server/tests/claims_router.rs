@@ -23,6 +23,18 @@ async fn send(b: &StateBackend, method: &str, uri: &str, body: Value) -> (Status
     (r.status, r.body)
 }
 
+/// Sends a call and asserts its whole answer: status and body text.
+async fn expect(
+    b: &StateBackend,
+    method: &str,
+    uri: &str,
+    body: Value,
+    answer: (StatusCode, &str),
+) {
+    let (status, text) = send(b, method, uri, body).await;
+    assert_eq!((status, text.as_str()), answer, "{method} {uri}");
+}
+
 fn claim(alloc: &str, node: &str, mode: &str, state: &str) -> Value {
     json!({"AllocationID": alloc, "NodeID": node, "Claim": mode, "State": state,
         "AccessMode": "multi-node-single-writer", "AttachmentMode": "file-system", "JobID": "web", "TaskGroup": "cache"})
@@ -46,20 +58,17 @@ async fn the_readme_claims_walkthrough() {
         StatusCode::OK
     );
     // Not schedulable until the plugin is healthy.
-    let (status, body) = send(
+    expect(
         &b,
         "PUT",
         "/v1/volume/csi/volume-id1/claim",
         claim("A", "N1", "write", "taken"),
-    )
-    .await;
-    assert_eq!(
-        (status, body.as_str()),
         (
             StatusCode::CONFLICT,
-            r#"alloc "A" failed to claim volume "volume-id1": volume is currently unschedulable"#
-        )
-    );
+            r#"alloc "A" failed to claim volume "volume-id1": volume is currently unschedulable"#,
+        ),
+    )
+    .await;
     // 2. report its plugin healthy.
     let plugin =
         json!({"Provider": "ebs", "Version": "1.0.1", "NodesHealthy": 3, "NodesExpected": 3});
@@ -104,20 +113,17 @@ async fn the_readme_claims_walkthrough() {
     );
     assert_eq!(v["Allocations"][0]["JobID"], "web");
     // 4. be refused a second writer.
-    let (status, body) = send(
+    expect(
         &b,
         "PUT",
         "/v1/volume/csi/volume-id1/claim",
         claim("B", "N2", "write", "taken"),
-    )
-    .await;
-    assert_eq!(
-        (status, body.as_str()),
         (
             StatusCode::CONFLICT,
-            r#"alloc "B" failed to claim volume "volume-id1": volume max claims reached"#
-        )
-    );
+            r#"alloc "B" failed to claim volume "volume-id1": volume max claims reached"#,
+        ),
+    )
+    .await;
     // 5. take a reader claim.
     assert_eq!(
         send(
@@ -150,51 +156,40 @@ async fn the_readme_claims_walkthrough() {
     );
     // 6. fail to deregister it, even with force while a claim is taken.
     for q in ["", "?force=true"] {
-        let (status, body) = send(
+        expect(
             &b,
             "DELETE",
             &format!("/v1/volume/csi/volume-id1{q}"),
             Value::Null,
+            (StatusCode::CONFLICT, "volume in use: volume-id1"),
         )
         .await;
-        assert_eq!(
-            (status, body.as_str()),
-            (StatusCode::CONFLICT, "volume in use: volume-id1")
-        );
     }
     // 7. detach N1: its writer claim is freed in one write, and recorded.
-    let (status, body) = send(
+    expect(
         &b,
         "DELETE",
         "/v1/volume/csi/volume-id1/detach",
         Value::Null,
+        (StatusCode::BAD_REQUEST, "detach requires node ID"),
     )
     .await;
-    assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::BAD_REQUEST, "detach requires node ID")
-    );
-    let (status, body) = send(
+    expect(
         &b,
         "DELETE",
         "/v1/volume/csi/nope/detach?node=N1",
         Value::Null,
+        (StatusCode::NOT_FOUND, "no such volume"),
     )
     .await;
-    assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::NOT_FOUND, "no such volume")
-    );
-    assert_eq!(
-        send(
-            &b,
-            "DELETE",
-            "/v1/volume/csi/volume-id1/detach?node=N1",
-            Value::Null
-        )
-        .await,
-        (StatusCode::OK, String::new())
-    );
+    expect(
+        &b,
+        "DELETE",
+        "/v1/volume/csi/volume-id1/detach?node=N1",
+        Value::Null,
+        (StatusCode::OK, ""),
+    )
+    .await;
     let v = volume(&b).await;
     assert_eq!(
         (v["WriteAllocs"].clone(), v["ReadAllocs"].clone()),
@@ -241,10 +236,14 @@ async fn the_readme_claims_walkthrough() {
         "modes reset with the last claim"
     );
     // 9. deregister it.
-    assert_eq!(
-        send(&b, "DELETE", "/v1/volume/csi/volume-id1", Value::Null).await,
-        (StatusCode::OK, String::new())
-    );
+    expect(
+        &b,
+        "DELETE",
+        "/v1/volume/csi/volume-id1",
+        Value::Null,
+        (StatusCode::OK, ""),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -280,9 +279,12 @@ async fn force_deregisters_when_every_claim_is_being_released() {
             .0,
         StatusCode::OK
     );
-    let (status, body) = send(&b, "PUT", "/v1/volume/csi/v/claim", c("taken")).await;
-    assert_eq!(
-        (status, body.as_str()),
-        (StatusCode::NOT_FOUND, "volume not found: v")
-    );
+    expect(
+        &b,
+        "PUT",
+        "/v1/volume/csi/v/claim",
+        c("taken"),
+        (StatusCode::NOT_FOUND, "volume not found: v"),
+    )
+    .await;
 }

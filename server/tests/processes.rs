@@ -162,20 +162,26 @@ async fn agreed_leader(nodes: &[&Node]) -> u64 {
             "no agreed leader among {:?}; last views (id, (has_leader, leader, term, state, applied)): {views:?}",
             nodes.iter().map(|n| n.id).collect::<Vec<_>>()
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(support::POLL).await;
     }
 }
 
+#[derive(Debug)]
 enum Outcome {
     Acked,
     Failed,
     Unknown,
 }
 
-async fn register(rpc: &str, id: &str) -> Outcome {
+/// Registers volume `id` through `rpc`: the cluster's answer, or, with none, whether the call
+/// certainly failed (no connection) or may have taken effect.
+async fn write_volume(
+    rpc: &str,
+    id: &str,
+) -> Result<Result<CommandResponse, ClusterError>, Outcome> {
     let Some(mut c) = client(rpc).await else {
         eprintln!("register {id} via {rpc}: cannot connect");
-        return Outcome::Failed;
+        return Err(Outcome::Failed);
     };
     let command = codec::encode(&Command::RegisterVolumes {
         volumes: vec![volume(id)],
@@ -189,24 +195,35 @@ async fn register(rpc: &str, id: &str) -> Outcome {
     match tokio::time::timeout(Duration::from_secs(20), call).await {
         Ok(Ok(reply)) => {
             let reply = reply.into_inner();
-            if reply.error.is_empty() {
-                let resp: CommandResponse = codec::decode(&reply.response).expect("response");
-                assert!(
-                    resp.result.is_ok(),
-                    "register {id} refused: {:?}",
-                    resp.result
-                );
-                return Outcome::Acked;
-            }
-            let e = codec::decode::<ClusterError>(&reply.error).expect("error");
+            Ok(if reply.error.is_empty() {
+                Ok(codec::decode(&reply.response).expect("response"))
+            } else {
+                Err(codec::decode(&reply.error).expect("error"))
+            })
+        }
+        // Sent, and then the connection or the clock ran out: it may or may not have applied.
+        _ => Err(Outcome::Unknown),
+    }
+}
+
+async fn register(rpc: &str, id: &str) -> Outcome {
+    match write_volume(rpc, id).await {
+        Err(outcome) => outcome,
+        Ok(Ok(resp)) => {
+            assert!(
+                resp.result.is_ok(),
+                "register {id} refused: {:?}",
+                resp.result
+            );
+            Outcome::Acked
+        }
+        Ok(Err(e)) => {
             eprintln!("register {id} via {rpc}: {e}");
             match e {
                 ClusterError::NoLeader | ClusterError::NotLeader => Outcome::Failed,
                 _ => Outcome::Unknown,
             }
         }
-        // Sent, and then the connection or the clock ran out: it may or may not have applied.
-        _ => Outcome::Unknown,
     }
 }
 
@@ -341,28 +358,6 @@ async fn sigkill_of_the_leader_loses_no_acknowledged_write() {
     }
 }
 
-async fn write_volume(rpc: &str, id: &str) -> Result<CommandResponse, ClusterError> {
-    let command = codec::encode(&Command::RegisterVolumes {
-        volumes: vec![volume(id)],
-        cas: None,
-    })
-    .expect("encode");
-    let mut c = client(rpc).await.expect("connect");
-    let reply = c
-        .write(WriteRequest {
-            command,
-            forwarded: false,
-        })
-        .await
-        .expect("a reply")
-        .into_inner();
-    if reply.error.is_empty() {
-        Ok(codec::decode(&reply.response).expect("response"))
-    } else {
-        Err(codec::decode(&reply.error).expect("error"))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_write_held_by_a_frozen_leader_ends_unknown_once_another_leads() {
     let mut procs = Processes::start();
@@ -372,6 +367,7 @@ async fn a_write_held_by_a_frozen_leader_ends_unknown_once_another_leads() {
     let follower = procs.nodes[(frozen + 1) % 3].rpc.clone();
     write_volume(&follower, "before")
         .await
+        .expect("an answer")
         .expect("a healthy write");
 
     let pid = procs.nodes[frozen]
@@ -383,7 +379,7 @@ async fn a_write_held_by_a_frozen_leader_ends_unknown_once_another_leads() {
     // The follower still believes in the frozen leader and forwards there; the write must not
     // wait out the commit timeout once the others have elected someone else. Sent, it may
     // still take effect, so the answer is "unknown", never "failed".
-    let stuck = write_volume(&follower, "during").await;
+    let stuck = write_volume(&follower, "during").await.expect("an answer");
     stowage_server::signal::send(pid, libc::SIGCONT);
     match stuck {
         Err(ClusterError::OutcomeUnknown(why)) => {
@@ -393,6 +389,7 @@ async fn a_write_held_by_a_frozen_leader_ends_unknown_once_another_leads() {
     }
     write_volume(&follower, "after")
         .await
+        .expect("an answer")
         .expect("the new leader takes writes");
     for i in 0..3 {
         procs.kill(i).await;

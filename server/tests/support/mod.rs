@@ -40,6 +40,10 @@ pub struct TestCluster {
     agents: BTreeMap<u64, Agent>,
 }
 
+/// How long a poll bounded by a deadline waits before looking again. Agents in other processes
+/// offer nothing to subscribe to, so tests poll their endpoints until a deadline.
+pub const POLL: Duration = Duration::from_millis(25);
+
 /// Polls `check` until it returns `Some`, failing the test with `what` at the deadline.
 pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
 where
@@ -52,7 +56,7 @@ where
             return v;
         }
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(POLL).await;
     }
 }
 
