@@ -1,10 +1,9 @@
-//! What the gateway needs from the cluster. Implemented in-process by the server crate; a remote
-//! implementation over the internal gRPC API can stand in without touching the handlers.
+//! What the gateway needs from the node it runs on: the CSI endpoint, which decides everything
+//! about volumes, claims and plugins, and this node's view of the cluster for the status
+//! endpoints and the meta headers.
 
 use std::future::Future;
-pub use stowage_proto::Watch;
-use stowage_proto::{ClusterError, Command, CommandResponse, Query, QueryResult};
-use tokio::time::Instant;
+use stowage_proto::api::CsiApi;
 
 /// A node's health as `/v1/agent/health` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,25 +20,14 @@ pub struct Freshness {
 }
 
 pub trait Backend: Clone + Send + Sync + 'static {
+    type Csi: CsiApi;
+
+    /// The CSI endpoint every volume, claim and plugin request goes to.
+    fn csi(&self) -> &Self::Csi;
     /// The leader's RPC address, if a leader is known.
     fn leader_rpc_addr(&self) -> Option<String>;
     /// The RPC addresses of the voting members.
     fn peer_rpc_addrs(&self) -> Vec<String>;
     fn health(&self) -> impl Future<Output = HealthReport> + Send;
     fn freshness(&self) -> Freshness;
-    /// Applies a command through the leader.
-    fn write(
-        &self,
-        command: Command,
-    ) -> impl Future<Output = Result<CommandResponse, ClusterError>> + Send;
-    /// A typed read: linearizable unless `stale`. Returns the table index it reflects.
-    fn read(
-        &self,
-        query: Query,
-        stale: bool,
-    ) -> impl Future<Output = Result<(QueryResult, u64), ClusterError>> + Send;
-    /// Waits until what `watch` names changed after index `after`, or the deadline; returns the
-    /// change index seen last (not above `after` when the deadline came first).
-    fn wait(&self, watch: Watch, after: u64, deadline: Instant)
-    -> impl Future<Output = u64> + Send;
 }

@@ -1,16 +1,12 @@
 //! Decoding a register body the way Nomad's Go decoder does (case-insensitive keys, unknown keys
 //! ignored, `null` meaning "not given"), accepting both Nomad's `{"Volumes":[…]}` wrapper and the
-//! bare volume object of the user's API page (Part A D1), and dropping server-owned fields (D8).
+//! bare volume object of the user's API page, into the endpoint's `RegisterRequest`. Fields the
+//! server owns are not part of `VolumeSpec`, so they are dropped here.
 
 use crate::error::ApiError;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
-use stowage_proto::rules::RawModes;
-use stowage_proto::{
-    AccessMode, AttachmentMode, Capability, MountOptions, Secrets, Topology, TopologyRequest,
-    Volume,
-};
+use stowage_proto::api::{RegisterRequest, VolumeSpec};
 
 /// Every field name a register body may use, in its canonical spelling.
 const FIELDS: &[&str] = &[
@@ -101,53 +97,6 @@ fn docs_topologies(v: Value) -> Value {
     Value::Array(items.into_iter().map(fix).collect())
 }
 
-/// The fields a user may set. Modes stay text so an unknown one can be named (D9).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct VolumeIn {
-    #[serde(rename = "ID")]
-    id: String,
-    name: String,
-    #[serde(rename = "ExternalID")]
-    external_id: String,
-    namespace: String,
-    requested_topologies: Option<TopologyRequest>,
-    topologies: Vec<Option<Topology>>,
-    mount_options: Option<MountOptions>,
-    secrets: Option<BTreeMap<String, String>>,
-    parameters: BTreeMap<String, String>,
-    context: BTreeMap<String, String>,
-    capacity: i64,
-    requested_capacity_min: i64,
-    requested_capacity_max: i64,
-    requested_capabilities: Vec<Option<CapabilityIn>>,
-    #[serde(rename = "CloneID")]
-    clone_id: String,
-    #[serde(rename = "SnapshotID")]
-    snapshot_id: String,
-    #[serde(rename = "PluginID")]
-    plugin_id: String,
-    resource_exhausted: Option<String>,
-    /// Server-owned as current modes (D8), but read as the requested capability when a volume
-    /// names no `RequestedCapabilities`, as Nomad's own legacy fix-up does.
-    access_mode: String,
-    attachment_mode: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct CapabilityIn {
-    access_mode: String,
-    attachment_mode: String,
-}
-
-/// A decoded register request: the volumes with their namespace settled, and the mode strings
-/// as written, for validation.
-#[derive(Debug)]
-pub struct RegisterBody {
-    pub volumes: Vec<(Volume, RawModes)>,
-}
-
 /// Go-flavoured text for a serde type error at `path`, e.g. «json: cannot unmarshal string into
 /// Go struct field CSIVolume.Capacity of type int64».
 fn type_error(root: &str, path: &str, err: &serde_json::Error) -> String {
@@ -203,57 +152,11 @@ fn syntax_error(body: &[u8], err: &serde_json::Error) -> String {
     .replace('"', "'")
 }
 
-fn decode_volume(root: &str, v: Value, namespace: &str) -> Result<(Volume, RawModes), ApiError> {
+fn decode_volume(root: &str, v: Value) -> Result<VolumeSpec, ApiError> {
     let mut track = serde_path_to_error::Track::new();
     let de = serde_path_to_error::Deserializer::new(&v, &mut track);
-    let input = VolumeIn::deserialize(de)
-        .map_err(|e| ApiError::BadRequest(type_error(root, &track.path().to_string(), &e)))?;
-    let mut raw = RawModes::default();
-    let mut requested: Vec<CapabilityIn> =
-        input.requested_capabilities.into_iter().flatten().collect();
-    if requested.is_empty() && !input.access_mode.is_empty() {
-        requested.push(CapabilityIn {
-            access_mode: input.access_mode,
-            attachment_mode: input.attachment_mode,
-        });
-    }
-    let capabilities = requested
-        .into_iter()
-        .map(|c| {
-            raw.access.push(c.access_mode.clone());
-            raw.attachment.push(c.attachment_mode.clone());
-            Capability {
-                access_mode: c.access_mode.parse().unwrap_or(AccessMode::Unset),
-                attachment_mode: c.attachment_mode.parse().unwrap_or(AttachmentMode::Unset),
-            }
-        })
-        .collect();
-    let volume = Volume {
-        id: input.id,
-        name: input.name,
-        external_id: input.external_id,
-        namespace: if input.namespace.is_empty() {
-            namespace.to_string()
-        } else {
-            input.namespace
-        },
-        requested_topologies: input.requested_topologies,
-        topologies: input.topologies.into_iter().flatten().collect(),
-        mount_options: input.mount_options.unwrap_or_default(),
-        secrets: Secrets(input.secrets),
-        parameters: input.parameters,
-        context: input.context,
-        capacity: input.capacity,
-        requested_capacity_min: input.requested_capacity_min,
-        requested_capacity_max: input.requested_capacity_max,
-        requested_capabilities: capabilities,
-        clone_id: input.clone_id,
-        snapshot_id: input.snapshot_id,
-        plugin_id: input.plugin_id,
-        resource_exhausted: input.resource_exhausted,
-        ..Default::default()
-    };
-    Ok((volume, raw))
+    VolumeSpec::deserialize(de)
+        .map_err(|e| ApiError::BadRequest(type_error(root, &track.path().to_string(), &e)))
 }
 
 /// Decodes a register body. `path_id` is the `:id` of `/v1/volume/csi/:id`, if any; `namespace`
@@ -262,7 +165,7 @@ pub fn decode_register(
     body: &[u8],
     path_id: Option<&str>,
     namespace: Option<String>,
-) -> Result<RegisterBody, ApiError> {
+) -> Result<RegisterRequest, ApiError> {
     if body.is_empty() {
         return Err(ApiError::BadRequest("Request body is empty".into()));
     }
@@ -312,16 +215,20 @@ pub fn decode_register(
         let volumes = list
             .into_iter()
             .filter(|v| !v.is_null())
-            .map(|v| decode_volume("CSIVolumeRegisterRequest.Volumes", v, &ns))
+            .map(|v| decode_volume("CSIVolumeRegisterRequest.Volumes", v))
             .collect::<Result<Vec<_>, _>>()?;
         if volumes.is_empty() {
             return Err(missing());
         }
-        return Ok(RegisterBody { volumes });
+        return Ok(RegisterRequest {
+            namespace: ns,
+            volumes,
+            cas: None,
+        });
     }
     // The bare volume of the user's API page.
     let ns = namespace.unwrap_or_else(|| "default".to_string());
-    let (mut volume, raw) = decode_volume("CSIVolume", Value::Object(obj), &ns)?;
+    let mut volume = decode_volume("CSIVolume", Value::Object(obj))?;
     match path_id.filter(|p| !p.is_empty()) {
         Some(p) if volume.id.is_empty() => volume.id = p.to_string(),
         Some(p) if volume.id != p => {
@@ -332,19 +239,29 @@ pub fn decode_register(
         }
         _ => {}
     }
-    Ok(RegisterBody {
-        volumes: vec![(volume, raw)],
+    Ok(RegisterRequest {
+        namespace: ns,
+        volumes: vec![volume],
+        cas: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stowage_proto::{AccessMode, AttachmentMode, Capability, Volume};
 
-    fn decode(body: &str, path: Option<&str>) -> Result<Vec<Volume>, String> {
-        decode_register(body.as_bytes(), path, None)
-            .map(|b| b.volumes.into_iter().map(|(v, _)| v).collect())
-            .map_err(|e| e.to_string())
+    fn decode(body: &str, path: Option<&str>) -> Result<Vec<VolumeSpec>, String> {
+        let req = decode_register(body.as_bytes(), path, None).map_err(|e| e.to_string())?;
+        assert_eq!(req.namespace, "default");
+        Ok(req.volumes)
+    }
+
+    /// What the endpoint will make of the one volume of `body`.
+    fn volume(body: &str, path: Option<&str>) -> Volume {
+        decode(body, path).expect("decodes")[0]
+            .to_volume("default")
+            .expect("valid")
     }
 
     #[test]
@@ -363,7 +280,7 @@ mod tests {
             Some("v"),
             "map keys keep their case"
         );
-        assert_eq!(vols[0].namespace, "default");
+        assert_eq!(vols[0].namespace, "", "the request's namespace applies");
     }
 
     #[test]
@@ -371,23 +288,20 @@ mod tests {
         let body = r#"{ "ID": "volume-id1", "Name": "volume id1", "Namespace": "default", "ExternalID": "volume-id1",
             "Topologies": [{ "foo": "bar" }], "AccessMode": "multi-node-single-writer",
             "AttachmentMode": "file-system", "PluginID": "plugin-id1"}"#;
-        let vols = decode(body, Some("volume-id1")).expect("ok");
-        assert_eq!(vols[0].id, "volume-id1");
-        // Current modes are server-owned (D8); with no RequestedCapabilities, the given pair is
-        // the requested capability, and the docs-shaped topology is read as its segments.
-        assert_eq!(vols[0].access_mode, AccessMode::Unset);
+        let v = volume(body, Some("volume-id1"));
+        assert_eq!(v.id, "volume-id1");
+        // Current modes are the server's; with no RequestedCapabilities, the given pair is the
+        // requested capability, and the docs-shaped topology is read as its segments.
+        assert_eq!(v.access_mode, AccessMode::Unset);
         assert_eq!(
-            vols[0].requested_capabilities,
+            v.requested_capabilities,
             vec![Capability {
                 access_mode: AccessMode::MultiNodeSingleWriter,
                 attachment_mode: AttachmentMode::FileSystem
             }]
         );
         assert_eq!(
-            vols[0].topologies[0]
-                .segments
-                .get("foo")
-                .map(String::as_str),
+            v.topologies[0].segments.get("foo").map(String::as_str),
             Some("bar")
         );
         assert_eq!(

@@ -1,25 +1,22 @@
-//! stowage-http-gateway owns Nomad's HTTP API on port 4646: routes, query parsing, Nomad's JSON
-//! shapes and meta headers, blocking queries, and the one error→status table. It reaches the
-//! cluster only through the `Backend` trait.
+//! stowage-http-gateway owns Nomad's HTTP API on port 4646: routes, query and body parsing with
+//! Go's quirks, meta headers, and the one error→status table. It decides nothing about volumes,
+//! claims or plugins: it decodes a request, calls the CSI endpoint through the `Backend` trait,
+//! and writes the answer.
 //!
 //! Must not depend on: rocksdb, openraft, stowage-raft.
 
 mod backend;
-mod blocking;
 mod claims;
 mod error;
-mod filter;
 mod input;
 mod params;
 mod plugins;
 mod respond;
 mod status;
-mod views;
 mod volumes;
 
-pub use backend::{Backend, Freshness, HealthReport, Watch};
+pub use backend::{Backend, Freshness, HealthReport};
 pub use error::ApiError;
-pub use views::{ApiPlugin, ApiVolume, PluginStub, VolumeStub};
 
 use axum::Router;
 use axum::http::{StatusCode, header};

@@ -4,9 +4,7 @@
 use crate::error::ApiError;
 use std::collections::HashMap;
 use std::time::Duration;
-
-/// The longest a blocking query waits (Nomad's code says 5 minutes; its docs say 10).
-pub const MAX_WAIT: Duration = Duration::from_secs(300);
+use stowage_proto::api::{MAX_WAIT, QueryOptions};
 
 /// The raw query string as key → first value, remembering which keys were present.
 #[derive(Debug, Default, Clone)]
@@ -116,15 +114,13 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
 /// The options every read endpoint takes, checked in Nomad's order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReadOptions {
-    pub stale: bool,
     pub prefix: Option<String>,
     pub namespace: String,
     pub per_page: u32,
     pub next_token: Option<String>,
     pub filter: Option<String>,
-    /// Blocking: return once the result index exceeds this (0 = do not block).
-    pub index: u64,
-    pub wait: Duration,
+    /// Staleness and blocking.
+    pub query: QueryOptions,
 }
 
 impl ReadOptions {
@@ -160,14 +156,12 @@ impl ReadOptions {
                 .map_err(|_| ApiError::BadRequest("Invalid index".into()))?,
         };
         Ok(Self {
-            stale,
             prefix,
             namespace,
             per_page,
             next_token,
             filter,
-            index,
-            wait,
+            query: QueryOptions { stale, index, wait },
         })
     }
 }
@@ -185,23 +179,26 @@ mod tests {
         let o =
             opts("stale&prefix=ab&namespace=prod&per_page=5&next_token=prod.x&index=42&wait=1.5s")
                 .expect("valid");
-        assert!(o.stale);
+        assert!(o.query.stale);
         assert_eq!(
             (o.prefix.as_deref(), o.namespace.as_str(), o.per_page),
             (Some("ab"), "prod", 5)
         );
-        assert_eq!((o.index, o.wait), (42, Duration::from_millis(1500)));
+        assert_eq!(
+            (o.query.index, o.query.wait),
+            (42, Duration::from_millis(1500))
+        );
         let o = opts("").expect("valid");
         assert_eq!(
-            (o.namespace.as_str(), o.wait, o.stale),
+            (o.namespace.as_str(), o.query.wait, o.query.stale),
             ("default", MAX_WAIT, false)
         );
         assert_eq!(
-            opts("wait=10m").expect("valid").wait,
+            opts("wait=10m").expect("valid").query.wait,
             MAX_WAIT,
             "clamped to 5 minutes"
         );
-        assert!(!opts("stale=false").expect("valid").stale);
+        assert!(!opts("stale=false").expect("valid").query.stale);
     }
 
     #[test]

@@ -1,19 +1,20 @@
-//! CSI plugins: Nomad's list and read, plus the fingerprint feed (Part A D3) through which node
-//! agents or operators report a plugin's provider, version and health.
+//! CSI plugins: Nomad's list and read, plus the fingerprint feed through which node agents or
+//! operators report a plugin's provider, version and health (Nomad learns these from its
+//! clients; stowage has none, so they are reported to it).
 
-use crate::backend::{Backend, Watch};
-use crate::blocking;
+use crate::backend::Backend;
 use crate::error::ApiError;
 use crate::params::{RawParams, ReadOptions};
 use crate::respond;
-use crate::views::{ApiPlugin, PluginStub};
 use crate::volumes::{meta, read_body};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use stowage_proto::{Command, Outcome, Plugin, Query, QueryResult};
+use serde::Deserialize;
+use stowage_proto::api::{
+    CsiApi, DeletePluginRequest, ErrorCode, PluginQuery, PluginReport, PluginsQuery,
+};
 
 pub(crate) async fn list<B: Backend>(
     State(b): State<B>,
@@ -24,21 +25,18 @@ pub(crate) async fn list<B: Backend>(
         return Err(ApiError::NoRoute);
     }
     let opts = ReadOptions::parse(&p)?;
-    let (result, index) =
-        blocking::read(&b, &opts, Query::Plugins, Watch::Plugins, |_, i| i).await?;
-    let QueryResult::Plugins(plugins) = result else {
-        return Err(ApiError::Internal("unexpected query result".into()));
-    };
-    let stubs: Vec<PluginStub> = plugins
-        .iter()
-        .filter(|pl| {
-            opts.prefix
-                .as_ref()
-                .is_none_or(|pre| pl.id.starts_with(pre.as_str()))
+    let read = b
+        .csi()
+        .plugins(PluginsQuery {
+            prefix: opts.prefix,
+            options: opts.query,
         })
-        .map(PluginStub::from_plugin)
-        .collect();
-    Ok(respond::json(&stubs, p.pretty(), Some(meta(&b, index))))
+        .await?;
+    Ok(respond::json(
+        &read.value,
+        p.pretty(),
+        Some(meta(&b, read.index)),
+    ))
 }
 
 pub(crate) async fn read<B: Backend>(
@@ -48,21 +46,22 @@ pub(crate) async fn read<B: Backend>(
 ) -> Result<Response, ApiError> {
     let p = RawParams::parse(q.as_deref());
     let opts = ReadOptions::parse(&p)?;
-    let changed_at = |r: &QueryResult, _| match r {
-        QueryResult::Plugin(Some(pl)) => pl.modify_index,
-        _ => 0,
-    };
-    let (result, index) =
-        blocking::read(&b, &opts, Query::Plugin { id }, Watch::Plugins, changed_at).await?;
-    let meta = meta(&b, index);
-    match result {
-        QueryResult::Plugin(Some(pl)) => Ok(respond::json(
-            &ApiPlugin::from_plugin(&pl),
-            p.pretty(),
-            Some(meta),
-        )),
-        _ => {
-            let mut resp = ApiError::NotFound("plugin not found".into()).into_response();
+    let read = b
+        .csi()
+        .plugin(PluginQuery {
+            id,
+            options: opts.query,
+        })
+        .await?;
+    let meta = meta(&b, read.index);
+    match read.value {
+        Some(plugin) => Ok(respond::json(&plugin, p.pretty(), Some(meta))),
+        None => {
+            let mut resp = ApiError::NotFound {
+                text: "plugin not found",
+                code: ErrorCode::PluginNotFound,
+            }
+            .into_response();
             respond::add_meta(&mut resp, meta);
             Ok(resp)
         }
@@ -80,13 +79,6 @@ struct Fingerprint {
     controllersexpected: i64,
     nodeshealthy: i64,
     nodesexpected: i64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct FingerprintResponse {
-    plugin: ApiPlugin,
-    index: u64,
 }
 
 fn lowercase_keys(v: serde_json::Value) -> serde_json::Value {
@@ -118,40 +110,23 @@ pub(crate) async fn report<B: Backend>(
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
     let f: Fingerprint = serde_json::from_value(lowercase_keys(value))
         .map_err(|e| ApiError::BadRequest(format!("json: {e}")))?;
-    let counts = [
-        f.controllershealthy,
-        f.controllersexpected,
-        f.nodeshealthy,
-        f.nodesexpected,
-    ];
-    if counts.iter().any(|c| *c < 0) {
-        return Err(ApiError::BadRequest(
-            "plugin health counts cannot be negative".into(),
-        ));
-    }
-    let plugin = Plugin {
-        id,
-        provider: f.provider,
-        version: f.version,
-        controller_required: f.controllerrequired,
-        controllers_healthy: f.controllershealthy,
-        controllers_expected: f.controllersexpected,
-        nodes_healthy: f.nodeshealthy,
-        nodes_expected: f.nodesexpected,
-        ..Default::default()
-    };
-    let resp = b.write(Command::UpsertPlugin { plugin }).await?;
-    let Outcome::Plugin(stored) = resp.result? else {
-        return Err(ApiError::Internal("unexpected plugin outcome".into()));
-    };
-    let out = FingerprintResponse {
-        plugin: ApiPlugin::from_plugin(&stored),
-        index: resp.table_index,
-    };
+    let written = b
+        .csi()
+        .upsert_plugin(PluginReport {
+            id,
+            provider: f.provider,
+            version: f.version,
+            controller_required: f.controllerrequired,
+            controllers_healthy: f.controllershealthy,
+            controllers_expected: f.controllersexpected,
+            nodes_healthy: f.nodeshealthy,
+            nodes_expected: f.nodesexpected,
+        })
+        .await?;
     Ok(respond::json(
-        &out,
+        &written,
         p.pretty(),
-        Some(meta(&b, resp.table_index)),
+        Some(meta(&b, written.index)),
     ))
 }
 
@@ -160,7 +135,6 @@ pub(crate) async fn remove<B: Backend>(
     State(b): State<B>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let resp = b.write(Command::DeletePlugin { id }).await?;
-    resp.result?;
-    Ok(respond::empty(meta(&b, resp.table_index)))
+    let written = b.csi().delete_plugin(DeletePluginRequest { id }).await?;
+    Ok(respond::empty(meta(&b, written.index)))
 }

@@ -2,10 +2,11 @@
 //!
 //! Tags are append-only: a retired variant is kept (or its name reserved), never reused.
 
+use crate::api::CsiError;
 use crate::error::DomainError;
 use crate::model::{Namespace, Plugin, Volume};
 use crate::query::VolumeDetail;
-use crate::rules::ClaimRequest;
+use crate::rules::{ClaimRequest, RawModes, validate, validate_claim};
 use serde::{Deserialize, Serialize};
 
 /// One log entry's payload: a command plus the facts the leader stamped into it, so that apply
@@ -75,6 +76,90 @@ impl Command {
             Command::UpsertPlugin { .. } => "upsert-plugin",
             Command::DeletePlugin { .. } => "delete-plugin",
             Command::UpsertNamespace { .. } => "upsert-namespace",
+        }
+    }
+}
+
+/// Refuses an empty volume ID with Nomad's text.
+pub fn require_volume_id(id: &str) -> Result<(), CsiError> {
+    if id.is_empty() {
+        Err(CsiError::invalid("missing volume ID"))
+    } else {
+        Ok(())
+    }
+}
+
+fn refuse_problems(problems: Vec<String>) -> Result<(), CsiError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CsiError::invalid(format!(
+            "validation: {}",
+            problems.join(", ")
+        )))
+    }
+}
+
+impl Command {
+    /// Refuses a command that breaks the rules every request is held to before it becomes a
+    /// command. The CSI endpoint checks each command it builds here, and so does a node that
+    /// receives a command over the internal API, so nothing unchecked reaches the log.
+    pub fn check(&self) -> Result<(), CsiError> {
+        match self {
+            Command::RegisterVolumes { volumes, .. } => {
+                if volumes.is_empty() {
+                    return Err(CsiError::invalid("missing volume definition"));
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                for v in volumes {
+                    refuse_problems(validate(v, &RawModes::default()))?;
+                    if !seen.insert(v.key()) {
+                        return Err(CsiError::invalid(format!(
+                            "volume {} is listed twice in one request",
+                            v.id
+                        )));
+                    }
+                }
+                Ok(())
+            }
+            Command::DeregisterVolume { id, .. } => require_volume_id(id),
+            Command::Claim {
+                volume_id, request, ..
+            } => {
+                require_volume_id(volume_id)?;
+                refuse_problems(validate_claim(request, &RawModes::default()))
+            }
+            Command::DetachNode {
+                volume_id, node_id, ..
+            } => {
+                if node_id.is_empty() {
+                    return Err(CsiError::invalid("detach requires node ID"));
+                }
+                require_volume_id(volume_id)
+            }
+            Command::UpsertPlugin { plugin } => {
+                if plugin.id.is_empty() {
+                    return Err(CsiError::invalid("missing plugin ID"));
+                }
+                let counts = [
+                    plugin.controllers_healthy,
+                    plugin.controllers_expected,
+                    plugin.nodes_healthy,
+                    plugin.nodes_expected,
+                ];
+                if counts.iter().any(|c| *c < 0) {
+                    return Err(CsiError::invalid("plugin health counts cannot be negative"));
+                }
+                Ok(())
+            }
+            Command::DeletePlugin { id } if id.is_empty() => {
+                Err(CsiError::invalid("missing plugin ID"))
+            }
+            Command::DeletePlugin { .. } => Ok(()),
+            Command::UpsertNamespace { namespace } if namespace.name.is_empty() => {
+                Err(CsiError::invalid("missing namespace name"))
+            }
+            Command::UpsertNamespace { .. } => Ok(()),
         }
     }
 }

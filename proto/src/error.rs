@@ -1,6 +1,7 @@
 //! Errors with stable identities: domain rule violations (values returned by apply) and cluster
 //! conditions (no leader, unknown outcome). Each boundary maps these once, exhaustively.
 
+use crate::rules::ClaimRefusal;
 use serde::{Deserialize, Serialize};
 
 /// A rule of the domain refused the command. Messages are Nomad's texts.
@@ -28,7 +29,7 @@ pub enum DomainError {
     ClaimRefused {
         alloc: String,
         id: String,
-        reason: String,
+        reason: ClaimRefusal,
     },
     /// Detach of a volume that does not exist (Nomad's text for that endpoint).
     #[error("no such volume")]

@@ -1,43 +1,17 @@
-//! Typed reads of the replicated state, answered by any node.
+//! What reads of the replicated state are built from: a volume with its claims and plugin, and
+//! what a blocking query waits on.
 
-use crate::model::{Claim, Namespace, Plugin, Volume, VolumeKey};
+use crate::model::{Claim, Plugin, Volume, VolumeKey};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "q")]
-pub enum Query {
-    /// One volume by its exact key.
-    Volume {
-        namespace: String,
-        id: String,
-    },
-    /// Every volume of a namespace, or of all namespaces when `namespace` is `None`, in
-    /// (namespace, id) order.
-    Volumes {
-        namespace: Option<String>,
-    },
-    Plugins,
-    Plugin {
-        id: String,
-    },
-    Namespaces,
-}
-
-/// A volume with what its API views are derived from: its claims and its plugin's record.
+/// A volume with what its API views are derived from: its claims (by allocation ID) and its
+/// plugin's record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VolumeDetail {
     pub volume: Volume,
-    pub claims: Vec<Claim>,
+    pub claims: BTreeMap<String, Claim>,
     pub plugin: Option<Plugin>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum QueryResult {
-    Volume(Option<Box<VolumeDetail>>),
-    Volumes(Vec<VolumeDetail>),
-    Plugins(Vec<Plugin>),
-    Plugin(Option<Plugin>),
-    Namespaces(Vec<Namespace>),
 }
 
 /// What a blocking query waits on.
@@ -45,7 +19,7 @@ pub enum QueryResult {
 pub enum Watch {
     /// Any volume (or plugin health, which every volume shows) changed.
     Volumes,
-    /// This one volume changed: created, updated, claimed or deleted (Part A D11).
+    /// This one volume changed: created, updated, claimed or deleted.
     Volume(VolumeKey),
     Plugins,
 }

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use stowage_proto::pb::cluster_service_client::ClusterServiceClient;
 use stowage_proto::pb::{NodeInfoReply, NodeInfoRequest, RejoinRequest};
 
 /// Initializes the cluster exactly once: only a pristine node does it, only when every expected
@@ -92,10 +91,9 @@ pub(crate) async fn bootstrap(
 
 /// Asks the leader to restart replication to `id` from an empty log.
 async fn ask_rejoin(peers: &Peers, leader: &str, id: NodeId) -> bool {
-    let Ok(ch) = peers.channel(leader) else {
+    let Ok(mut client) = peers.cluster_client(leader) else {
         return false;
     };
-    let mut client = ClusterServiceClient::new(ch);
     match tokio::time::timeout(Duration::from_secs(5), client.rejoin(RejoinRequest { id })).await {
         Ok(Ok(r)) => r.into_inner().error.is_empty(),
         _ => false,
@@ -103,8 +101,7 @@ async fn ask_rejoin(peers: &Peers, leader: &str, id: NodeId) -> bool {
 }
 
 async fn ask_node_info(peers: &Peers, addr: &str) -> Option<NodeInfoReply> {
-    let ch = peers.channel(addr).ok()?;
-    let mut client = ClusterServiceClient::new(ch);
+    let mut client = peers.cluster_client(addr).ok()?;
     match tokio::time::timeout(Duration::from_secs(1), client.node_info(NodeInfoRequest {})).await {
         Ok(Ok(r)) => Some(r.into_inner()),
         Ok(Err(_)) => {

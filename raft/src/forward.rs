@@ -5,17 +5,17 @@
 //! leader", or the connection could not be made). Anything sent whose fate is unknown is
 //! reported as `OutcomeUnknown`, never retried and never called failed.
 
-use crate::peers::{MAX_MESSAGE, Peers, never_sent};
+use crate::faults::TestFaults;
+use crate::peers::{ClusterClient, Peers, never_sent};
 use crate::store::StateReader;
 use crate::types::{NodeId, Raft};
 use openraft::ReadPolicy;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use stowage_proto::pb::cluster_service_client::ClusterServiceClient;
+use stowage_proto::api::CsiError;
 use stowage_proto::pb::{ReadIndexRequest, WriteRequest};
-use stowage_proto::unsafe_faults::{self, UnsafeFault};
-use stowage_proto::{ClusterError, Command, CommandResponse, Query, QueryResult, Request, codec};
+use stowage_proto::{ClusterError, Command, CommandResponse, Request, codec};
 use tokio::time::Instant;
 
 /// How long requests wait for a leader and for a commit.
@@ -57,6 +57,7 @@ pub struct Forwarder {
     pub(crate) reader: StateReader,
     pub(crate) peers: Peers,
     pub(crate) timeouts: Timeouts,
+    pub(crate) faults: TestFaults,
 }
 
 fn now_ns() -> i64 {
@@ -207,17 +208,10 @@ impl Forwarder {
         })
     }
 
-    fn cluster_client(
-        &self,
-        addr: &str,
-    ) -> Result<ClusterServiceClient<tonic::transport::Channel>, Miss> {
-        let ch = self
-            .peers
-            .channel(addr)
-            .map_err(|e| Miss::Final(ClusterError::Internal(e.to_string())))?;
-        Ok(ClusterServiceClient::new(ch)
-            .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(MAX_MESSAGE))
+    fn cluster_client(&self, addr: &str) -> Result<ClusterClient, Miss> {
+        self.peers
+            .cluster_client(addr)
+            .map_err(|e| Miss::Final(ClusterError::Internal(e.to_string())))
     }
 
     fn transport_miss(&self, addr: &str, status: &tonic::Status) -> Miss {
@@ -305,27 +299,21 @@ impl Forwarder {
         Ok(reply.index)
     }
 
-    /// Answers a typed read: linearizable unless `stale`, then from this node's state.
-    pub async fn read(
-        &self,
-        query: &Query,
-        stale: bool,
-    ) -> Result<(QueryResult, u64), ClusterError> {
-        if !stale && !unsafe_faults::enabled(UnsafeFault::StaleReads) {
-            self.linearize().await?;
-        }
-        Ok(self.reader.state().query(query))
-    }
-
     pub fn reader(&self) -> &StateReader {
         &self.reader
     }
 }
 
+/// What a peer's refusal means for this request. A peer refuses a command as invalid only if
+/// it holds rules this node does not (a cluster in the middle of an upgrade): nothing was
+/// written, which is what `Internal` says here.
 fn remote_error(bytes: &[u8]) -> Miss {
-    match codec::decode::<ClusterError>(bytes) {
-        Ok(ClusterError::NotLeader) => Miss::Retry,
-        Ok(e) => Miss::Final(e),
+    match codec::decode::<CsiError>(bytes) {
+        Ok(CsiError::Cluster(ClusterError::NotLeader)) => Miss::Retry,
+        Ok(CsiError::Cluster(e)) => Miss::Final(e),
+        Ok(refused) => Miss::Final(ClusterError::Internal(format!(
+            "the leader refused the command: {refused}"
+        ))),
         Err(e) => Miss::Final(ClusterError::OutcomeUnknown(format!(
             "undecodable error: {e}"
         ))),

@@ -1,22 +1,34 @@
 //! stowage-raft owns consensus and storage: the openraft type config, the RocksDB log store and
-//! state machine, deterministic apply, snapshots, the tonic Raft network, leader forwarding,
-//! linearizable reads, and change notification for blocking queries.
+//! state machine, deterministic apply, snapshots, the tonic Raft network behind the cluster
+//! secret, leader forwarding, linearizable reads, change notification for blocking queries, and
+//! the CSI endpoint that both doors (the HTTP gateway and gRPC `ClusterService`) call.
 //!
 //! Must not depend on: axum, stowage-http-gateway.
 
 mod bootstrap;
 mod contact;
+pub mod csi;
+pub mod faults;
 pub mod forward;
 mod network;
 pub mod node;
 mod notify;
-mod peers;
+pub mod peers;
+pub mod secret;
+pub mod served;
 mod service;
 pub mod state;
+mod status;
 pub mod store;
 pub mod types;
 
+pub use csi::{Csi, Store};
+pub use faults::TestFaults;
 pub use forward::{Forwarder, Timeouts};
-pub use node::{Health, NodeConfig, NodeStatus, RaftNode, RaftTiming, StartError};
+pub use node::{NodeConfig, RaftNode, RaftTiming, StartError};
+pub use peers::{ClusterClient, cluster_client};
+pub use secret::{ClusterSecret, SecretError};
+pub use served::Served;
 pub use service::Member;
+pub use status::{Health, NodeStatus};
 pub use store::StateReader;

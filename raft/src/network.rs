@@ -1,7 +1,7 @@
 //! openraft's network over tonic: vote, pre-vote, append entries and chunked full snapshots, with
 //! connection failures reported as `Unreachable` so openraft backs off.
 
-use crate::peers::{MAX_MESSAGE, Peers};
+use crate::peers::{Peers, RaftClient};
 use crate::types::{NodeId, Snapshot, SnapshotData, TypeConfig, Vote};
 use futures::future::BoxFuture;
 use openraft::RPCTypes;
@@ -17,9 +17,7 @@ use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::time::Duration;
 use stowage_proto::codec;
-use stowage_proto::pb::raft_service_client::RaftServiceClient;
 use stowage_proto::pb::{RaftReply, RaftRequest, SnapshotChunk};
-use tonic::transport::Channel;
 
 const SNAPSHOT_CHUNK: usize = 1024 * 1024;
 
@@ -60,22 +58,23 @@ enum Call {
 type Rpc<T> = Result<T, RPCError<TypeConfig>>;
 
 impl PeerClient {
-    fn client(&self) -> Rpc<RaftServiceClient<Channel>> {
-        let ch = self
-            .peers
-            .channel(&self.addr)
-            .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))?;
-        Ok(RaftServiceClient::new(ch)
-            .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(MAX_MESSAGE))
+    fn client(&self) -> Rpc<RaftClient> {
+        self.peers
+            .raft_client(&self.addr)
+            .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
     }
 
+    /// What a failed call tells openraft. A peer that cannot be reached is `Unreachable`, so
+    /// openraft backs off, and its channel is dropped so the next call dials afresh. A peer that
+    /// is rejoining (`FAILED_PRECONDITION`) answered over a working link: openraft backs off
+    /// the same way, but the channel is kept.
     fn status_error(&self, status: tonic::Status) -> RPCError<TypeConfig> {
         match status.code() {
             tonic::Code::Unavailable => {
                 self.peers.invalidate(&self.addr);
                 RPCError::Unreachable(Unreachable::new(&status))
             }
+            tonic::Code::FailedPrecondition => RPCError::Unreachable(Unreachable::new(&status)),
             _ => RPCError::Network(NetworkError::new(&status)),
         }
     }

@@ -2,26 +2,39 @@
 //! bootstraps the cluster exactly once, and reports its status and health.
 
 use crate::contact::LeaderContact;
+use crate::csi::Csi;
+use crate::faults::TestFaults;
 use crate::forward::{Forwarder, Timeouts};
 use crate::network::Network;
 use crate::peers::{MAX_MESSAGE, Peers};
-use crate::service::{ClusterRpc, Member, RaftRpc, encode_members};
+use crate::secret::ClusterSecret;
+use crate::served::Served;
+use crate::service::{ClusterRpc, RaftRpc};
+use crate::status::NodeStatus;
 use crate::store::{DataDir, LogStore, OpenError, StateMachineStore};
-use crate::types::{NodeId, Raft, TypeConfig};
+use crate::types::{NodeId, Raft};
 use openraft::async_runtime::watch::WatchReceiver;
-use openraft::{Config, Instant as _, RaftMetrics, ServerState, SnapshotPolicy};
+use openraft::{Config, SnapshotPolicy};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-use stowage_proto::pb::NodeInfoReply;
 use stowage_proto::pb::cluster_service_server::ClusterServiceServer;
 use stowage_proto::pb::raft_service_server::RaftServiceServer;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+
+/// How long a stopping node lets its gRPC server drain.
+const GRPC_GRACE: Duration = Duration::from_secs(2);
+/// How long a stopping node waits for its Raft core to stop before leaving it behind.
+const RAFT_STOP: Duration = Duration::from_secs(5);
+/// Idle peer connections are probed this often, and closed when a probe goes unanswered this
+/// long, so a connection whose peer vanished never holds a shutdown.
+const KEEPALIVE: Duration = Duration::from_secs(5);
 
 /// Raft timing. Defaults suit a loaded 2-core machine with an fsync per append.
 #[derive(Clone, Debug)]
@@ -63,6 +76,10 @@ pub struct NodeConfig {
     pub timeouts: Timeouts,
     /// Dial peers from this address (a node bound to one loopback address dials from it too).
     pub source_ip: Option<std::net::IpAddr>,
+    /// Every RPC to or from this node carries it.
+    pub secret: ClusterSecret,
+    /// Deliberately wrong behaviours, for the chaos suite's self-checks only.
+    pub faults: TestFaults,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,159 +104,16 @@ pub enum StartError {
     Raft(String),
 }
 
-/// Cheap, cloneable view of a node's Raft status for status endpoints and `NodeInfo`.
-#[derive(Clone)]
-pub struct NodeStatus {
-    id: NodeId,
-    raft: Raft,
-    reader: crate::store::StateReader,
-    rpc_addr: String,
-    http_addr: String,
-    contact: Arc<LeaderContact>,
-    /// Without contact for this long, a follower no longer trusts the leader it last knew.
-    contact_timeout: Duration,
-}
-
-/// What `/v1/agent/health` reports.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Health {
-    pub healthy: bool,
-    pub reason: String,
-}
-
-impl NodeStatus {
-    pub fn id(&self) -> NodeId {
-        self.id
-    }
-
-    /// A snapshot of openraft's view of this node.
-    pub fn metrics(&self) -> RaftMetrics<TypeConfig> {
-        self.raft.metrics().borrow_watched().clone()
-    }
-
-    pub fn members(&self) -> BTreeMap<NodeId, Member> {
-        let m = self.raft.metrics().borrow_watched().clone();
-        let membership = m.membership_config.membership();
-        let voters: std::collections::BTreeSet<NodeId> = membership.voter_ids().collect();
-        membership
-            .nodes()
-            .map(|(id, n)| {
-                (
-                    *id,
-                    Member {
-                        id: *id,
-                        rpc_addr: n.raft_addr.clone(),
-                        http_addr: n.data.clone(),
-                        voter: voters.contains(id),
-                    },
-                )
-            })
-            .collect()
-    }
-
-    /// The leader's gRPC address, if a leader is known.
-    pub fn leader_rpc_addr(&self) -> Option<String> {
-        let leader = self.raft.metrics().borrow_watched().current_leader?;
-        self.members().get(&leader).map(|m| m.rpc_addr.clone())
-    }
-
-    /// Time since this node last heard from its leader (a leader: from a quorum of followers).
-    fn contact_age(&self) -> Option<Duration> {
-        let m = self.raft.metrics().borrow_watched().clone();
-        if m.state == ServerState::Leader {
-            m.last_quorum_acked
-                .map(|t| t.elapsed())
-                .or(Some(Duration::ZERO))
-        } else {
-            self.contact.since()
-        }
-    }
-
-    /// Milliseconds since the last leader contact, for `X-Nomad-LastContact`; 0 on the leader.
-    pub fn last_contact_ms(&self) -> u64 {
-        if self.raft.metrics().borrow_watched().state == ServerState::Leader {
-            return 0;
-        }
-        self.contact
-            .since()
-            .map_or(u64::MAX, |d| d.as_millis() as u64)
-    }
-
-    /// A leader is known and was heard from recently.
-    pub fn known_leader(&self) -> bool {
-        self.raft
-            .metrics()
-            .borrow_watched()
-            .current_leader
-            .is_some()
-            && self
-                .contact_age()
-                .is_some_and(|age| age < self.contact_timeout)
-    }
-
-    pub fn health(&self) -> Health {
-        let m = self.raft.metrics().borrow_watched().clone();
-        let unhealthy = |reason: String| Health {
-            healthy: false,
-            reason,
-        };
-        if let Err(e) = &m.running_state {
-            return unhealthy(format!("raft core stopped: {e}"));
-        }
-        if m.current_leader.is_none() {
-            return unhealthy("no cluster leader".into());
-        }
-        if !self.known_leader() {
-            return unhealthy(format!(
-                "no contact with leader {:?} for over {:?}",
-                m.current_leader, self.contact_timeout
-            ));
-        }
-        let applied = m.last_applied.as_ref().map_or(0, |l| l.index());
-        let committed = m.local_committed.as_ref().map_or(0, |l| l.index());
-        if applied < committed {
-            return unhealthy(format!(
-                "catching up: applied {applied} of {committed} committed entries"
-            ));
-        }
-        Health {
-            healthy: true,
-            reason: format!("leader {:?}, applied {applied}", m.current_leader),
-        }
-    }
-
-    pub async fn info(&self) -> NodeInfoReply {
-        let m = self.raft.metrics().borrow_watched().clone();
-        let initialized = self.raft.is_initialized().await.unwrap_or(false);
-        let (digest_index, state_digest) = self.reader.digest();
-        NodeInfoReply {
-            id: self.id,
-            rpc_addr: self.rpc_addr.clone(),
-            http_addr: self.http_addr.clone(),
-            initialized,
-            leader_id: m.current_leader.unwrap_or(0),
-            has_leader: m.current_leader.is_some(),
-            leader_rpc_addr: self.leader_rpc_addr().unwrap_or_default(),
-            term: m.current_term,
-            last_applied: m.last_applied.as_ref().map_or(0, |l| l.index()),
-            committed: m.local_committed.as_ref().map_or(0, |l| l.index()),
-            state: format!("{:?}", m.state),
-            members: encode_members(&self.members()),
-            state_digest,
-            digest_index,
-            claim_limit_breaches: self.reader.claim_limit_breaches(),
-        }
-    }
-}
-
 /// A running node. Drop it only after `shutdown`.
 pub struct RaftNode {
     pub forwarder: Forwarder,
     pub status: NodeStatus,
+    /// The CSI endpoint over this node, which every door calls.
+    pub csi: Csi<Forwarder>,
     raft: Raft,
-    grpc_stop: Option<oneshot::Sender<()>>,
-    grpc_task: Option<JoinHandle<()>>,
+    grpc: Served,
     bootstrap_task: JoinHandle<()>,
+    fatal_task: JoinHandle<()>,
     fatal: watch::Receiver<Option<String>>,
 }
 
@@ -250,9 +124,9 @@ impl RaftNode {
         rpc_listener: TcpListener,
     ) -> Result<RaftNode, StartError> {
         validate(&config)?;
-        let dir = DataDir::open(&config.data_dir, config.id)?;
+        let dir = DataDir::open(&config.data_dir, config.id, config.faults)?;
         let log_store = LogStore::new(dir.clone());
-        let sm = StateMachineStore::open(dir)?;
+        let sm = StateMachineStore::open(dir, config.faults)?;
         let reader = sm.reader();
         let raft_config = Config {
             cluster_name: "stowage".into(),
@@ -267,7 +141,7 @@ impl RaftNode {
         }
         .validate()
         .map_err(|e| StartError::Config(e.to_string()))?;
-        let peers = Peers::new(config.source_ip);
+        let peers = Peers::new(config.source_ip, config.secret.clone());
         let network = Network {
             id: config.id,
             peers: peers.clone(),
@@ -282,7 +156,9 @@ impl RaftNode {
             reader,
             peers: peers.clone(),
             timeouts: config.timeouts,
+            faults: config.faults,
         };
+        let csi = Csi::new(forwarder.clone());
         let contact = Arc::new(LeaderContact::default());
         let status = NodeStatus {
             id: config.id,
@@ -311,18 +187,21 @@ impl RaftNode {
         let cluster_svc = ClusterServiceServer::new(ClusterRpc {
             forwarder: forwarder.clone(),
             status: status.clone(),
+            csi: csi.clone(),
         })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (raft_secret, cluster_secret) = (config.secret.clone(), config.secret.clone());
+        let raft_svc = InterceptedService::new(raft_svc, move |r| raft_secret.admit(r));
+        let cluster_svc = InterceptedService::new(cluster_svc, move |r| cluster_secret.admit(r));
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(rpc_listener);
-        let grpc_task = tokio::spawn(async move {
+        let grpc = Served::spawn("gRPC", |stop| async move {
             let served = tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(KEEPALIVE))
+                .http2_keepalive_timeout(Some(KEEPALIVE))
                 .add_service(raft_svc)
                 .add_service(cluster_svc)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stop_rx.await;
-                })
+                .serve_with_incoming_shutdown(incoming, stop)
                 .await;
             if let Err(e) = served {
                 tracing::error!("gRPC server ended: {e}");
@@ -334,14 +213,15 @@ impl RaftNode {
             config.clone(),
             admitted,
         ));
-        let fatal = watch_fatal(&raft);
+        let (fatal, fatal_task) = watch_fatal(&raft);
         Ok(RaftNode {
             forwarder,
             status,
+            csi,
             raft,
-            grpc_stop: Some(stop_tx),
-            grpc_task: Some(grpc_task),
+            grpc,
             bootstrap_task,
+            fatal_task,
             fatal,
         })
     }
@@ -365,18 +245,23 @@ impl RaftNode {
         }
     }
 
-    /// Stops serving, stops Raft, and waits for both.
-    pub async fn shutdown(mut self) {
+    /// Stops serving and stops Raft, each within a bound, so a stop always returns: after
+    /// `GRPC_GRACE` the gRPC server drops the connections it still holds, and after `RAFT_STOP`
+    /// a Raft core that has not stopped is left behind (and said so).
+    pub async fn shutdown(self) {
         self.bootstrap_task.abort();
-        if let Some(tx) = self.grpc_stop.take() {
-            let _ = tx.send(());
+        // Raft first: a node stopping is gone to its peers from this moment, and no request
+        // still being served can start a new proposal.
+        match tokio::time::timeout(RAFT_STOP, self.raft.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("raft shutdown: {e}"),
+            Err(_) => tracing::warn!(
+                "the raft core did not stop within {} ms; leaving it",
+                RAFT_STOP.as_millis()
+            ),
         }
-        if let Err(e) = self.raft.shutdown().await {
-            tracing::warn!("raft shutdown: {e}");
-        }
-        if let Some(task) = self.grpc_task.take() {
-            let _ = task.await;
-        }
+        self.grpc.stop(GRPC_GRACE).await;
+        self.fatal_task.abort();
     }
 }
 
@@ -407,10 +292,10 @@ fn validate(config: &NodeConfig) -> Result<(), StartError> {
 }
 
 /// Watches metrics for a stopped core: openraft reports it through `running_state`.
-fn watch_fatal(raft: &Raft) -> watch::Receiver<Option<String>> {
+fn watch_fatal(raft: &Raft) -> (watch::Receiver<Option<String>>, JoinHandle<()>) {
     let (tx, rx) = watch::channel(None);
     let mut metrics = raft.metrics();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         loop {
             let state = metrics.borrow_watched().running_state.clone();
             if let Err(e) = state {
@@ -422,5 +307,5 @@ fn watch_fatal(raft: &Raft) -> watch::Receiver<Option<String>> {
             }
         }
     });
-    rx
+    (rx, task)
 }

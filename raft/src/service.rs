@@ -1,9 +1,12 @@
-//! The gRPC servers of a node: `RaftService` (peer traffic) and `ClusterService` (forwarded
-//! writes, read index, node info, membership changes for operators).
+//! The gRPC servers of a node: `RaftService` (peer traffic) and `ClusterService` (the typed CSI
+//! API, forwarded writes, read index, node info, membership changes for operators). Both sit
+//! behind the cluster secret (see `secret`); `ClusterService` is a thin adapter over the CSI
+//! endpoint, so a gRPC caller meets exactly the checks an HTTP caller meets.
 
 use crate::contact::LeaderContact;
+use crate::csi::Csi;
 use crate::forward::Forwarder;
-use crate::node::NodeStatus;
+use crate::status::NodeStatus;
 use crate::types::{NodeId, Raft, Snapshot, SnapshotMeta, TypeConfig, Vote};
 use futures::StreamExt;
 use openraft::errors::RaftError;
@@ -12,15 +15,20 @@ use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use stowage_proto::api::{CsiCall, CsiError};
 use stowage_proto::pb::cluster_service_server::ClusterService;
 use stowage_proto::pb::raft_service_server::RaftService;
 use stowage_proto::pb::{
-    AddLearnerRequest, ChangeMembershipRequest, MembershipReply, NodeInfoReply, NodeInfoRequest,
-    RaftReply, RaftRequest, ReadIndexReply, ReadIndexRequest, ReadReply, ReadRequest,
-    RejoinRequest, SnapshotChunk, WaitReply, WaitRequest, WriteReply, WriteRequest,
+    AddLearnerRequest, ChangeMembershipRequest, CsiReply, CsiRequest, MembershipReply,
+    NodeInfoReply, NodeInfoRequest, RaftReply, RaftRequest, ReadIndexReply, ReadIndexRequest,
+    RejoinRequest, SnapshotChunk, WriteReply, WriteRequest,
 };
-use stowage_proto::{ClusterError, Command, Query, Watch, codec};
+use stowage_proto::{ClusterError, Command, codec};
 use tonic::{Request, Response, Status, Streaming};
+
+/// What a rejoining node says to replication it cannot accept yet.
+pub(crate) const REJOINING: &str =
+    "this node lost its data and is rejoining; waiting for the leader to reset replication";
 
 pub struct RaftRpc {
     pub(crate) id: NodeId,
@@ -38,20 +46,20 @@ impl RaftRpc {
         if to == self.id {
             Ok(())
         } else {
-            Err(Status::failed_precondition(format!(
+            Err(Status::not_found(format!(
                 "this is node {}, not node {to}",
                 self.id
             )))
         }
     }
 
+    /// A node that is rejoining answers `FAILED_PRECONDITION`, not `UNAVAILABLE`: the link is
+    /// fine, so the leader keeps its connection and only backs off (see `network`).
     fn check_admitted(&self) -> Result<(), Status> {
         if self.admitted.load(Ordering::Acquire) {
             Ok(())
         } else {
-            Err(Status::unavailable(
-                "this node lost its data and is rejoining; waiting for the leader to reset replication",
-            ))
+            Err(Status::failed_precondition(REJOINING))
         }
     }
 
@@ -137,11 +145,12 @@ impl RaftService for RaftRpc {
 pub struct ClusterRpc {
     pub(crate) forwarder: Forwarder,
     pub(crate) status: NodeStatus,
+    pub(crate) csi: Csi<Forwarder>,
 }
 
-fn encode_error(e: &ClusterError) -> Vec<u8> {
-    // ClusterError is plain data; encoding it cannot fail, but a failure must not panic either.
-    codec::encode(e).unwrap_or_default()
+fn encode_error(e: impl Into<CsiError>) -> Vec<u8> {
+    // The error is plain data; encoding it cannot fail, but a failure must not panic either.
+    codec::encode(&e.into()).unwrap_or_default()
 }
 
 /// One membership entry as reported by `NodeInfo`.
@@ -155,10 +164,30 @@ pub struct Member {
 
 #[tonic::async_trait]
 impl ClusterService for ClusterRpc {
+    async fn csi(&self, req: Request<CsiRequest>) -> Result<Response<CsiReply>, Status> {
+        let call: CsiCall = codec::decode(&req.into_inner().call)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let answer = call.dispatch(&self.csi).await;
+        let answer = codec::encode(&answer).map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(CsiReply { answer }))
+    }
+
     async fn write(&self, req: Request<WriteRequest>) -> Result<Response<WriteReply>, Status> {
         let req = req.into_inner();
         let command: Command =
             codec::decode(&req.command).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        // Held to the rules every request meets, whoever built it: a refused command is never
+        // proposed, so it never reaches the log.
+        if let Err(refused) = command.check() {
+            tracing::warn!(
+                command = command.name(),
+                "refused a command over gRPC: {refused}"
+            );
+            return Ok(Response::new(WriteReply {
+                response: vec![],
+                error: encode_error(refused),
+            }));
+        }
         let outcome = if req.forwarded {
             self.forwarder.write_here_once(command).await
         } else {
@@ -171,45 +200,10 @@ impl ClusterService for ClusterRpc {
             },
             Err(e) => WriteReply {
                 response: vec![],
-                error: encode_error(&e),
+                error: encode_error(e),
             },
         };
         Ok(Response::new(reply))
-    }
-
-    async fn read(&self, req: Request<ReadRequest>) -> Result<Response<ReadReply>, Status> {
-        let req = req.into_inner();
-        let query: Query =
-            codec::decode(&req.query).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        Ok(Response::new(
-            match self.forwarder.read(&query, req.stale).await {
-                Ok((result, index)) => ReadReply {
-                    result: codec::encode(&result).map_err(|e| Status::internal(e.to_string()))?,
-                    error: vec![],
-                    index,
-                },
-                Err(e) => ReadReply {
-                    result: vec![],
-                    error: encode_error(&e),
-                    index: 0,
-                },
-            },
-        ))
-    }
-
-    async fn wait(&self, req: Request<WaitRequest>) -> Result<Response<WaitReply>, Status> {
-        let req = req.into_inner();
-        let watch: Watch =
-            codec::decode(&req.watch).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        // Bounded like Nomad's blocking queries, whatever the caller asks.
-        let timeout = std::time::Duration::from_millis(req.timeout_ms.min(330_000));
-        let deadline = tokio::time::Instant::now() + timeout;
-        let index = self
-            .forwarder
-            .reader()
-            .wait(&watch, req.after, deadline)
-            .await;
-        Ok(Response::new(WaitReply { index }))
     }
 
     async fn read_index(
@@ -224,7 +218,7 @@ impl ClusterService for ClusterRpc {
                 },
                 Err(e) => ReadIndexReply {
                     index: 0,
-                    error: encode_error(&e),
+                    error: encode_error(e),
                 },
             },
         ))
@@ -259,7 +253,7 @@ impl ClusterService for ClusterRpc {
         if !raft.is_leader() {
             return Ok(Response::new(MembershipReply {
                 index: 0,
-                error: encode_error(&ClusterError::NotLeader),
+                error: encode_error(ClusterError::NotLeader),
             }));
         }
         let reply = match raft.trigger().allow_next_revert(&id, true).await {
@@ -274,11 +268,11 @@ impl ClusterService for ClusterRpc {
             }
             Ok(Err(e)) => MembershipReply {
                 index: 0,
-                error: encode_error(&ClusterError::Internal(e.to_string())),
+                error: encode_error(ClusterError::Internal(e.to_string())),
             },
             Err(fatal) => MembershipReply {
                 index: 0,
-                error: encode_error(&ClusterError::Stopped(fatal.to_string())),
+                error: encode_error(ClusterError::Stopped(fatal.to_string())),
             },
         };
         Ok(Response::new(reply))
@@ -313,12 +307,12 @@ fn membership_reply(
         Err(RaftError::APIError(openraft::errors::ClientWriteError::ForwardToLeader(_))) => {
             MembershipReply {
                 index: 0,
-                error: encode_error(&ClusterError::NotLeader),
+                error: encode_error(ClusterError::NotLeader),
             }
         }
         Err(e) => MembershipReply {
             index: 0,
-            error: encode_error(&ClusterError::Internal(e.to_string())),
+            error: encode_error(ClusterError::Internal(e.to_string())),
         },
     }
 }

@@ -6,6 +6,7 @@ use openraft::storage::{IOFlushed, RaftLogReader, RaftLogStorage, RaftStateMachi
 use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::type_config::TypeConfigExt;
 use openraft::{ErrorSubject, ErrorVerb, StorageError};
+use stowage_raft::TestFaults;
 use stowage_raft::store::{DataDir, LogStore, StateMachineStore};
 use stowage_raft::types::{Entry, LogId, TypeConfig, Vote};
 use tempfile::TempDir;
@@ -20,9 +21,9 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, TempDir> for RocksBui
             StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Read, e)
         };
         let tmp = tempfile::tempdir().map_err(err)?;
-        let dir =
-            DataDir::open(tmp.path(), 1).map_err(|e| err(std::io::Error::other(e.to_string())))?;
-        let sm = StateMachineStore::open(dir.clone()).map_err(err)?;
+        let dir = DataDir::open(tmp.path(), 1, TestFaults::default())
+            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        let sm = StateMachineStore::open(dir.clone(), TestFaults::default()).map_err(err)?;
         Ok((tmp, LogStore::new(dir), sm))
     }
 }
@@ -45,7 +46,7 @@ async fn acknowledged_log_state_survives_reopen() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let vote = Vote::new(3, 1);
     {
-        let dir = DataDir::open(tmp.path(), 1).expect("open");
+        let dir = DataDir::open(tmp.path(), 1, TestFaults::default()).expect("open");
         let mut store = LogStore::new(dir);
         store.save_vote(&vote).await.expect("vote");
         let entries: Vec<Entry> = (1..=10).map(|i| Entry::new_blank(log_id(3, i))).collect();
@@ -57,7 +58,7 @@ async fn acknowledged_log_state_survives_reopen() {
         rx.await.expect("callback fired").expect("flushed");
         store.purge(log_id(3, 4)).await.expect("purge");
     }
-    let dir = DataDir::open(tmp.path(), 1).expect("reopen");
+    let dir = DataDir::open(tmp.path(), 1, TestFaults::default()).expect("reopen");
     let mut store = LogStore::new(dir);
     assert_eq!(store.read_vote().await.expect("read vote"), Some(vote));
     let state = store.get_log_state().await.expect("log state");
@@ -87,8 +88,8 @@ async fn applied_state_survives_reopen() {
         ..Default::default()
     };
     {
-        let dir = DataDir::open(tmp.path(), 1).expect("open");
-        let mut sm = StateMachineStore::open(dir).expect("sm");
+        let dir = DataDir::open(tmp.path(), 1, TestFaults::default()).expect("open");
+        let mut sm = StateMachineStore::open(dir, TestFaults::default()).expect("sm");
         let req = Request {
             command: Command::RegisterVolumes {
                 volumes: vec![volume.clone()],
@@ -99,20 +100,17 @@ async fn applied_state_survives_reopen() {
         let entries = vec![Ok((Entry::new_normal(log_id(1, 1), req), None))];
         sm.apply(stream::iter(entries)).await.expect("apply");
     }
-    let dir = DataDir::open(tmp.path(), 1).expect("reopen");
-    let mut sm = StateMachineStore::open(dir).expect("sm");
+    let dir = DataDir::open(tmp.path(), 1, TestFaults::default()).expect("reopen");
+    let mut sm = StateMachineStore::open(dir, TestFaults::default()).expect("sm");
     let (applied, _) = sm.applied_state().await.expect("applied");
     assert_eq!(applied, Some(log_id(1, 1)));
     let state = sm.reader();
     let stored = state
-        .state()
-        .volumes
-        .get(&volume.key())
-        .cloned()
+        .read(|s| s.volumes.get(&volume.key()).cloned())
         .expect("volume persisted");
     assert_eq!(
         (stored.create_index, stored.modify_index, stored.create_time),
         (1, 1, 42)
     );
-    assert_eq!(state.state().indexes.volumes, 1);
+    assert_eq!(state.read(|s| s.indexes.volumes), 1);
 }

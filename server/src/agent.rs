@@ -5,17 +5,16 @@ use crate::backend::NodeBackend;
 use crate::config::AgentConfig;
 use anyhow::Context;
 use std::net::SocketAddr;
-use stowage_raft::{NodeConfig, RaftNode, RaftTiming, Timeouts};
+use std::time::Duration;
+use stowage_raft::{NodeConfig, RaftNode, RaftTiming, Served, Timeouts};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// Exit code of an agent whose Raft core stopped: its supervisor should restart it.
 pub const EXIT_RAFT_STOPPED: u8 = 70;
 
-/// Test-only: names a fault that makes the agent wrong on purpose (see
-/// `stowage_proto::unsafe_faults`); the chaos suite uses it to check its checker.
-pub const UNSAFE_FAULT_ENV: &str = "STOWAGE_UNSAFE_TEST_FAULT";
+/// How long a stopping agent lets HTTP requests in flight finish (a blocking query can wait for
+/// minutes; it is cut short).
+const HTTP_GRACE: Duration = Duration::from_secs(2);
 
 pub struct Listeners {
     pub rpc: TcpListener,
@@ -39,8 +38,7 @@ pub struct Agent {
     pub node: RaftNode,
     pub http_addr: SocketAddr,
     pub rpc_addr: SocketAddr,
-    http_stop: Option<oneshot::Sender<()>>,
-    http_task: Option<JoinHandle<()>>,
+    http: Served,
 }
 
 impl Agent {
@@ -61,19 +59,23 @@ impl Agent {
             timing,
             timeouts: Timeouts::default(),
             source_ip: Some(config.rpc_bind.ip()).filter(|ip| !ip.is_unspecified()),
+            secret: config.secret.clone(),
+            faults: config.faults,
         };
+        if config.faults.any() {
+            tracing::warn!(
+                "TEST-ONLY FAULTS {:?} ARE ON: this node is deliberately wrong",
+                config.faults
+            );
+        }
         let node = RaftNode::start(node_config, listeners.rpc).await?;
         let router = stowage_http_gateway::router(NodeBackend {
             status: node.status.clone(),
-            forwarder: node.forwarder.clone(),
+            csi: node.csi.clone(),
         });
-        let (tx, rx) = oneshot::channel::<()>();
-        let http = listeners.http;
-        let http_task = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = rx.await;
-            };
-            if let Err(e) = stowage_http_gateway::serve(http, router, shutdown).await {
+        let http_listener = listeners.http;
+        let http = Served::spawn("HTTP", |stop| async move {
+            if let Err(e) = stowage_http_gateway::serve(http_listener, router, stop).await {
                 tracing::error!("HTTP server ended: {e}");
             }
         });
@@ -81,32 +83,20 @@ impl Agent {
             node,
             http_addr,
             rpc_addr,
-            http_stop: Some(tx),
-            http_task: Some(http_task),
+            http,
         })
     }
 
-    /// Stops HTTP first (no new requests), then Raft and gRPC.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.http_stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.http_task.take() {
-            let _ = task.await;
-        }
+    /// Stops HTTP first (no new requests), then Raft and gRPC; every step is bounded, so this
+    /// always returns, in a few seconds at most.
+    pub async fn shutdown(self) {
+        self.http.stop(HTTP_GRACE).await;
         self.node.shutdown().await;
     }
 }
 
 /// Runs an agent until SIGINT/SIGTERM (exit 0) or until its Raft core stops (exit 70).
 pub async fn run(config: AgentConfig) -> anyhow::Result<u8> {
-    if let Ok(name) = std::env::var(UNSAFE_FAULT_ENV) {
-        let fault = stowage_proto::unsafe_faults::UnsafeFault::parse(&name).ok_or_else(|| {
-            anyhow::anyhow!("{UNSAFE_FAULT_ENV}={name:?} is not a known test fault")
-        })?;
-        stowage_proto::unsafe_faults::enable(fault);
-        tracing::warn!("TEST-ONLY FAULT {fault:?} IS ON: this node is deliberately wrong");
-    }
     let listeners = Listeners::bind(&config).await?;
     let agent = Agent::start(&config, listeners, RaftTiming::default()).await?;
     tracing::info!(
@@ -124,7 +114,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<u8> {
             EXIT_RAFT_STOPPED
         }
     };
+    tracing::info!("stopping");
     agent.shutdown().await;
+    tracing::info!("stopped");
     Ok(code)
 }
 

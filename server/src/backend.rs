@@ -1,17 +1,22 @@
-//! The gateway's `Backend`, implemented in-process over this node's Raft handles.
+//! The gateway's `Backend` for a node in this process: its CSI endpoint, and its Raft status for
+//! the status endpoints and meta headers.
 
-use stowage_http_gateway::{Backend, Freshness, HealthReport, Watch};
-use stowage_proto::{ClusterError, Command, CommandResponse, Query, QueryResult};
-use stowage_raft::{Forwarder, NodeStatus};
-use tokio::time::Instant;
+use stowage_http_gateway::{Backend, Freshness, HealthReport};
+use stowage_raft::{Csi, Forwarder, NodeStatus};
 
 #[derive(Clone)]
 pub struct NodeBackend {
     pub status: NodeStatus,
-    pub forwarder: Forwarder,
+    pub csi: Csi<Forwarder>,
 }
 
 impl Backend for NodeBackend {
+    type Csi = Csi<Forwarder>;
+
+    fn csi(&self) -> &Self::Csi {
+        &self.csi
+    }
+
     fn leader_rpc_addr(&self) -> Option<String> {
         self.status.leader_rpc_addr()
     }
@@ -38,17 +43,5 @@ impl Backend for NodeBackend {
             known_leader: self.status.known_leader(),
             last_contact_ms: self.status.last_contact_ms(),
         }
-    }
-
-    async fn write(&self, command: Command) -> Result<CommandResponse, ClusterError> {
-        self.forwarder.write(command).await
-    }
-
-    async fn read(&self, query: Query, stale: bool) -> Result<(QueryResult, u64), ClusterError> {
-        self.forwarder.read(&query, stale).await
-    }
-
-    async fn wait(&self, watch: Watch, after: u64, deadline: Instant) -> u64 {
-        self.forwarder.reader().wait(&watch, after, deadline).await
     }
 }

@@ -1,9 +1,12 @@
 //! The `stowage chaos` command line: settings in, a printed summary out, exit 1 on anomalies.
 
-use crate::chaos::{self, Config, faults::FaultKind};
+use crate::launch::{AgentSpec, write_secret_file};
 use anyhow::{Context, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use stowage_chaos::nodes::{Launch, Net};
+use stowage_chaos::{self as chaos, Config, faults::FaultKind};
+use stowage_raft::ClusterSecret;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChaosArgs {
@@ -57,6 +60,37 @@ fn parse_kind(s: &str) -> anyhow::Result<FaultKind> {
         .with_context(|| format!("unknown fault kind {s:?}"))
 }
 
+/// Starts each node as `exe agent …` with the run's cluster secret, written into the run's folder.
+pub fn agent_launch(
+    exe: PathBuf,
+    secret: &ClusterSecret,
+) -> impl FnOnce(&Net, &Path) -> anyhow::Result<Launch> + use<> {
+    let secret = secret.clone();
+    move |net, dir| {
+        let secret_file = dir.join("cluster-secret");
+        write_secret_file(&secret_file, &secret)?;
+        let peers = net
+            .peers()
+            .iter()
+            .map(|(id, a)| format!("{id}={a}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(Box::new(move |slot| {
+            AgentSpec {
+                exe: exe.clone(),
+                id: slot.node.id,
+                data_dir: slot.data_dir.clone(),
+                http_addr: slot.node.http.to_string(),
+                rpc_addr: slot.node.rpc.to_string(),
+                peers: peers.clone(),
+                secret_file: secret_file.clone(),
+                log: slot.log.clone(),
+            }
+            .command()
+        }))
+    }
+}
+
 pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
     if let Some(history) = &args.check_history {
         let summary = chaos::recheck(history)?;
@@ -80,11 +114,12 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
         volume_lifetime: parse_duration(&args.volume_lifetime)?,
         kinds,
         report_root: args.report_dir,
+        secret: ClusterSecret::generate(),
     };
     println!("chaos: seed {seed}, {} for {:?}", args.duration, cfg.kinds);
     let exe = std::env::current_exe().context("cannot find the stowage binary")?;
-    let unsafe_fault = std::env::var(crate::agent::UNSAFE_FAULT_ENV).ok();
-    let summary = chaos::run_processes(cfg, exe, unsafe_fault).await?;
+    let launch = agent_launch(exe, &cfg.secret);
+    let summary = chaos::run_processes(cfg, launch).await?;
     summary.print(seed);
     Ok(if summary.anomalies.is_empty() { 0 } else { 1 })
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use stowage_raft::{ClusterSecret, TestFaults};
 
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:4646";
 pub const DEFAULT_RPC_ADDR: &str = ":4647";
@@ -33,7 +34,15 @@ pub struct AgentArgs {
     /// How many peers must be reachable before the cluster initializes itself.
     #[arg(long, env = "STOWAGE_BOOTSTRAP_EXPECT")]
     pub bootstrap_expect: Option<usize>,
-    /// A TOML file with any of: node_id, data_dir, http_addr, rpc_addr, peers, bootstrap_expect.
+    /// A file holding the cluster secret: every node of a cluster needs the same one, and every
+    /// call to a node's RPC port must carry it.
+    #[arg(long, env = "STOWAGE_CLUSTER_SECRET_FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// The cluster secret itself (prefer the file: a command line is visible to other users).
+    #[arg(long, env = "STOWAGE_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<ClusterSecret>,
+    /// A TOML file with any of: node_id, data_dir, http_addr, rpc_addr, peers, bootstrap_expect,
+    /// cluster_secret_file, cluster_secret.
     #[arg(long, env = "STOWAGE_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -48,10 +57,12 @@ struct FileConfig {
     #[serde(default)]
     peers: Vec<String>,
     bootstrap_expect: Option<usize>,
+    cluster_secret_file: Option<PathBuf>,
+    cluster_secret: Option<ClusterSecret>,
 }
 
 /// A checked agent configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct AgentConfig {
     pub node_id: u64,
     pub data_dir: PathBuf,
@@ -59,6 +70,10 @@ pub struct AgentConfig {
     pub rpc_bind: SocketAddr,
     pub peers: BTreeMap<u64, String>,
     pub bootstrap_expect: usize,
+    pub secret: ClusterSecret,
+    /// Deliberately wrong behaviours, for the chaos suite's self-checks: no flag, variable or
+    /// file sets them, and a default build has none.
+    pub faults: TestFaults,
 }
 
 impl AgentConfig {
@@ -85,6 +100,33 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+/// Reads a secret file: its first line, trimmed.
+pub fn read_secret_file(path: &Path) -> anyhow::Result<ClusterSecret> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the cluster secret file {}", path.display()))?;
+    let first = text.lines().next().unwrap_or_default();
+    ClusterSecret::new(first).with_context(|| format!("cluster secret file {}", path.display()))
+}
+
+/// The secret from, in order: the value given, the file given, the config file's value, the
+/// config file's file.
+fn resolve_secret(
+    value: Option<ClusterSecret>,
+    file: Option<PathBuf>,
+    file_value: Option<ClusterSecret>,
+    file_file: Option<PathBuf>,
+) -> anyhow::Result<ClusterSecret> {
+    match (value, file, file_value, file_file) {
+        (Some(v), ..) => Ok(v),
+        (None, Some(f), ..) => read_secret_file(&f),
+        (None, None, Some(v), _) => Ok(v),
+        (None, None, None, Some(f)) => read_secret_file(&f),
+        (None, None, None, None) => bail!(
+            "a cluster secret is required (--cluster-secret-file, STOWAGE_CLUSTER_SECRET, or cluster_secret in the config file); every node of a cluster needs the same one"
+        ),
+    }
 }
 
 fn parse_addr(what: &str, s: &str) -> anyhow::Result<SocketAddr> {
@@ -156,6 +198,12 @@ impl AgentArgs {
             .bootstrap_expect
             .or(file.bootstrap_expect)
             .unwrap_or(DEFAULT_BOOTSTRAP_EXPECT);
+        let secret = resolve_secret(
+            self.cluster_secret,
+            self.cluster_secret_file,
+            file.cluster_secret,
+            file.cluster_secret_file,
+        )?;
         let config = AgentConfig {
             node_id,
             data_dir,
@@ -163,6 +211,8 @@ impl AgentArgs {
             rpc_bind: parse_addr("RPC address", &rpc)?,
             peers,
             bootstrap_expect,
+            secret,
+            faults: TestFaults::default(),
         };
         if !config.peers.contains_key(&node_id) {
             bail!(
@@ -194,6 +244,7 @@ mod tests {
             node_id: Some(2),
             data_dir: Some("/tmp/x".into()),
             peers: peers.iter().map(|s| s.to_string()).collect(),
+            cluster_secret: Some("0123456789abcdef".parse().expect("valid secret")),
             ..Default::default()
         }
     }
@@ -221,15 +272,27 @@ mod tests {
         assert!(err(args(&["1=a:1", "1=a:2"])).contains("listed twice"));
         assert!(err(args(&["1"])).contains("not id=host:port"));
         assert!(err(args(&["2=:80"])).contains("address is not host:port"));
+        let mut no_secret = args(&["1=a:1", "2=b:2", "3=c:3"]);
+        no_secret.cluster_secret = None;
+        assert!(err(no_secret).contains("a cluster secret is required"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let short = dir.path().join("short");
+        std::fs::write(&short, "hunter2").expect("write");
+        let mut from_file = args(&["1=a:1", "2=b:2", "3=c:3"]);
+        from_file.cluster_secret = None;
+        from_file.cluster_secret_file = Some(short);
+        assert!(err(from_file).contains("at least 16 characters"));
     }
 
     #[test]
     fn file_fills_what_flags_leave_unset() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("agent.toml");
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "from-the-secret-file\n").expect("write");
         std::fs::write(
             &path,
-            "node_id = 1\ndata_dir = \"/d\"\npeers = [\"1=127.0.0.1:7001\", \"2=127.0.0.1:7002\", \"3=127.0.0.1:7003\"]\n",
+            format!("node_id = 1\ndata_dir = \"/d\"\npeers = [\"1=127.0.0.1:7001\", \"2=127.0.0.1:7002\", \"3=127.0.0.1:7003\"]\ncluster_secret_file = {secret:?}\n"),
         )
         .expect("write");
         let a = AgentArgs {
@@ -239,8 +302,8 @@ mod tests {
         };
         let c = a.resolve().expect("valid");
         assert_eq!(
-            (c.node_id, c.http_bind.to_string()),
-            (1, "127.0.0.1:9000".to_string())
+            (c.node_id, c.http_bind.to_string(), c.secret.expose()),
+            (1, "127.0.0.1:9000".to_string(), "from-the-secret-file")
         );
         std::fs::write(&path, "node_idd = 1\n").expect("write");
         let a = AgentArgs {

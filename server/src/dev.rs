@@ -1,14 +1,20 @@
 //! `stowage dev`: a three-node cluster on this machine with no config. Each node is a real
-//! `stowage agent` child process, supervised: one that exits on its own is restarted.
+//! `stowage agent` child process, supervised: one that exits on its own is restarted. The
+//! cluster secret is generated once and kept in the data dir.
 
 use crate::agent::stop_signal;
+use crate::config::read_secret_file;
+use crate::launch::{AgentSpec, write_secret_file};
 use anyhow::Context;
+use rustix::process::{Pid, Signal, kill_process};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::Command;
+use stowage_raft::ClusterSecret;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+/// The cluster secret's file under the dev data dir.
+pub const SECRET_FILE: &str = "cluster-secret";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DevArgs {
@@ -21,13 +27,22 @@ pub struct DevArgs {
 }
 
 struct DevNode {
-    id: u64,
-    http: String,
-    rpc: String,
-    dir: PathBuf,
+    spec: AgentSpec,
     /// The running child's pid; the child itself is owned by the task that awaits its exit.
     pid: Option<i32>,
     restarts: Vec<Instant>,
+}
+
+/// The dev cluster's secret: the one kept in `root`, or a new one written there.
+fn dev_secret(root: &Path) -> anyhow::Result<PathBuf> {
+    let path = root.join(SECRET_FILE);
+    if path.exists() {
+        read_secret_file(&path)?;
+    } else {
+        write_secret_file(&path, &ClusterSecret::generate())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(path)
 }
 
 type Exits = mpsc::UnboundedSender<(usize, std::process::ExitStatus)>;
@@ -40,43 +55,54 @@ pub async fn run(args: DevArgs) -> anyhow::Result<u8> {
         .data_dir
         .canonicalize()
         .unwrap_or(args.data_dir.clone());
+    let secret_file = dev_secret(&root)?;
+    let port = |i: u16, rpc: u16| format!("127.0.0.1:{}", args.http_port + 10 * i + rpc);
+    let peers = (0..3u16)
+        .map(|i| format!("{}={}", i + 1, port(i, 1)))
+        .collect::<Vec<_>>()
+        .join(",");
     let mut nodes: Vec<DevNode> = (0..3u16)
         .map(|i| {
-            let http_port = args.http_port + 10 * i;
+            let dir = root.join(format!("node{}", i + 1));
             DevNode {
-                id: u64::from(i) + 1,
-                http: format!("127.0.0.1:{http_port}"),
-                rpc: format!("127.0.0.1:{}", http_port + 1),
-                dir: root.join(format!("node{}", i + 1)),
+                spec: AgentSpec {
+                    exe: exe.clone(),
+                    id: u64::from(i) + 1,
+                    log: dir.with_extension("log"),
+                    data_dir: dir,
+                    http_addr: port(i, 0),
+                    rpc_addr: port(i, 1),
+                    peers: peers.clone(),
+                    secret_file: secret_file.clone(),
+                },
                 pid: None,
                 restarts: Vec::new(),
             }
         })
         .collect();
-    let peers = nodes
-        .iter()
-        .map(|n| format!("{}={}", n.id, n.rpc))
-        .collect::<Vec<_>>()
-        .join(",");
 
     println!("stowage dev: three nodes, data under {}", root.display());
     for n in &nodes {
         println!(
             "  node {}: HTTP http://{}  RPC {}  log {}",
-            n.id,
-            n.http,
-            n.rpc,
-            log_path(&n.dir).display()
+            n.spec.id,
+            n.spec.http_addr,
+            n.spec.rpc_addr,
+            n.spec.log.display()
         );
     }
     println!(
+        "cluster secret (for `stowage operator`): {}",
+        secret_file.display()
+    );
+    println!(
         "try: curl http://{}/v1/status/leader   (Ctrl-C stops all three)",
-        nodes[0].http
+        nodes[0].spec.http_addr
     );
 
     let (exits_tx, mut exits) = mpsc::unbounded_channel();
     for i in 0..nodes.len() {
-        start_node(&exe, &mut nodes, i, &peers, &exits_tx)?;
+        start_node(&mut nodes, i, &exits_tx)?;
     }
     let stop = stop_signal();
     tokio::pin!(stop);
@@ -88,14 +114,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<u8> {
                 n.pid = None;
                 let now = Instant::now();
                 n.restarts.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-                eprintln!("stowage dev: node {} exited ({status}); see {}", n.id, log_path(&n.dir).display());
+                eprintln!("stowage dev: node {} exited ({status}); see {}", n.spec.id, n.spec.log.display());
                 if n.restarts.len() >= 5 {
-                    eprintln!("stowage dev: node {} keeps failing; not restarting it", n.id);
+                    eprintln!("stowage dev: node {} keeps failing; not restarting it", n.spec.id);
                     continue;
                 }
                 n.restarts.push(now);
-                start_node(&exe, &mut nodes, i, &peers, &exits_tx)?;
-                eprintln!("stowage dev: node {} restarted", nodes[i].id);
+                start_node(&mut nodes, i, &exits_tx)?;
+                eprintln!("stowage dev: node {} restarted", nodes[i].spec.id);
             }
         }
     }
@@ -104,45 +130,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn log_path(dir: &Path) -> PathBuf {
-    dir.with_extension("log")
-}
-
-fn start_node(
-    exe: &Path,
-    nodes: &mut [DevNode],
-    i: usize,
-    peers: &str,
-    exits: &Exits,
-) -> anyhow::Result<()> {
+fn start_node(nodes: &mut [DevNode], i: usize, exits: &Exits) -> anyhow::Result<()> {
     let n = &mut nodes[i];
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path(&n.dir))
-        .with_context(|| format!("cannot open {}", log_path(&n.dir).display()))?;
-    let err = log.try_clone()?;
-    let mut child = Command::new(exe)
-        .arg("agent")
-        .args(["--node-id", &n.id.to_string()])
-        .arg("--data-dir")
-        .arg(&n.dir)
-        .args([
-            "--http-addr",
-            &n.http,
-            "--rpc-addr",
-            &n.rpc,
-            "--peer",
-            peers,
-            "--bootstrap-expect",
-            "3",
-        ])
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(err)
-        .kill_on_drop(true)
+    let mut child = n
+        .spec
         .spawn()
-        .with_context(|| format!("cannot start node {}", n.id))?;
+        .with_context(|| format!("cannot start node {}", n.spec.id))?;
     n.pid = child.id().and_then(|p| i32::try_from(p).ok());
     let exits = exits.clone();
     tokio::spawn(async move {
@@ -159,7 +152,7 @@ async fn stop_all(
     exits: &mut mpsc::UnboundedReceiver<(usize, std::process::ExitStatus)>,
 ) {
     for pid in nodes.iter().filter_map(|n| n.pid) {
-        crate::signal::send(pid, libc::SIGTERM);
+        send(pid, Signal::TERM);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while nodes.iter().any(|n| n.pid.is_some()) {
@@ -169,6 +162,13 @@ async fn stop_all(
         }
     }
     for pid in nodes.iter().filter_map(|n| n.pid) {
-        crate::signal::send(pid, libc::SIGKILL);
+        send(pid, Signal::KILL);
+    }
+}
+
+/// Signals a child this process started and has not reaped.
+fn send(pid: i32, signal: Signal) {
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = kill_process(pid, signal);
     }
 }

@@ -1,13 +1,16 @@
-//! stowage-server is the composition root: configuration, the `agent` and `dev` commands,
-//! operator commands, start-up and shutdown. Cluster and chaos tests live beside it.
+//! stowage-server is the composition root: configuration, the `agent` and `dev` commands, the
+//! operator and chaos commands, how an agent is started as a child process, start-up and
+//! shutdown. Cluster and process tests live beside it; the kits they use are the crates nested
+//! here (`testkit`, `chaos`).
 //!
-//! Depends on every other crate; nothing depends on it.
+//! Depends on every other crate; only the test kit and the chaos self-check depend on it.
 
 pub mod agent;
 mod backend;
-pub mod chaos;
 pub mod chaos_cmd;
 pub mod config;
 pub mod dev;
+pub mod launch;
 pub mod operator;
-pub mod signal;
+
+pub use backend::NodeBackend;

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use stowage_server::config::AgentArgs;
 use stowage_server::dev::DevArgs;
-use stowage_server::operator::OperatorCmd;
+use stowage_server::operator::OperatorArgs;
 use stowage_server::{agent, chaos_cmd, dev, operator};
 
 /// A replicated store for CSI volumes and their claims that speaks Nomad's HTTP API.
@@ -22,8 +22,7 @@ enum Cmd {
     /// Run a three-node cluster on this machine (no config needed).
     Dev(DevArgs),
     /// Inspect or change cluster membership.
-    #[command(subcommand)]
-    Operator(OperatorCmd),
+    Operator(OperatorArgs),
     /// Run the chaos suite: three agents, a workload, seeded faults, and a history checker.
     Chaos(chaos_cmd::ChaosArgs),
 }

@@ -1,14 +1,51 @@
 //! Operator commands over the internal gRPC API: show members, add a learner, change voters.
+//! Like every caller of that API, they need the cluster secret.
 
+use crate::config::read_secret_file;
 use anyhow::{Context, bail};
-use std::time::Duration;
-use stowage_proto::pb::cluster_service_client::ClusterServiceClient;
+use std::path::PathBuf;
+use stowage_proto::api::CsiError;
+use stowage_proto::codec;
 use stowage_proto::pb::{
     AddLearnerRequest, ChangeMembershipRequest, MembershipReply, NodeInfoReply, NodeInfoRequest,
 };
-use stowage_proto::{ClusterError, codec};
-use stowage_raft::Member;
-use tonic::transport::Channel;
+use stowage_raft::{ClusterClient, ClusterSecret, Member};
+
+/// How an operator command proves it may talk to the cluster.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecretArgs {
+    /// A file holding the cluster secret (`stowage dev` keeps one in its data dir).
+    #[arg(long, env = "STOWAGE_CLUSTER_SECRET_FILE", global = true)]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// The cluster secret itself.
+    #[arg(
+        long,
+        env = "STOWAGE_CLUSTER_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub cluster_secret: Option<ClusterSecret>,
+}
+
+impl SecretArgs {
+    fn secret(&self) -> anyhow::Result<ClusterSecret> {
+        match (&self.cluster_secret, &self.cluster_secret_file) {
+            (Some(s), _) => Ok(s.clone()),
+            (None, Some(f)) => read_secret_file(f),
+            (None, None) => bail!(
+                "the cluster secret is required (--cluster-secret-file or STOWAGE_CLUSTER_SECRET)"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct OperatorArgs {
+    #[command(subcommand)]
+    pub cmd: OperatorCmd,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum OperatorCmd {
@@ -41,47 +78,46 @@ pub enum OperatorCmd {
     },
 }
 
-async fn connect(addr: &str) -> anyhow::Result<ClusterServiceClient<Channel>> {
-    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-        .connect_timeout(Duration::from_secs(3))
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach {addr}"))?;
-    Ok(ClusterServiceClient::new(ch))
+fn connect(addr: &str, secret: &ClusterSecret) -> anyhow::Result<ClusterClient> {
+    stowage_raft::cluster_client(addr, secret).with_context(|| format!("cannot reach {addr}"))
 }
 
-async fn info(addr: &str) -> anyhow::Result<NodeInfoReply> {
-    Ok(connect(addr)
-        .await?
+async fn info(addr: &str, secret: &ClusterSecret) -> anyhow::Result<NodeInfoReply> {
+    let reply = connect(addr, secret)?
         .node_info(NodeInfoRequest {})
-        .await?
-        .into_inner())
+        .await
+        .map_err(|s| anyhow::anyhow!("{addr}: {}", s.message()))?;
+    Ok(reply.into_inner())
 }
 
 /// Membership changes must be made on the leader; find it through any node.
-async fn leader(addr: &str) -> anyhow::Result<ClusterServiceClient<Channel>> {
-    let i = info(addr).await?;
+async fn leader(addr: &str, secret: &ClusterSecret) -> anyhow::Result<ClusterClient> {
+    let i = info(addr, secret).await?;
     if !i.has_leader {
         bail!("the cluster has no leader right now; try again");
     }
-    connect(&i.leader_rpc_addr).await
+    connect(&i.leader_rpc_addr, secret)
 }
 
-fn check(reply: MembershipReply) -> anyhow::Result<()> {
+fn check(reply: Result<tonic::Response<MembershipReply>, tonic::Status>) -> anyhow::Result<()> {
+    let reply = reply
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .into_inner();
     if reply.error.is_empty() {
         println!("done at log index {}", reply.index);
         return Ok(());
     }
-    match codec::decode::<ClusterError>(&reply.error) {
+    match codec::decode::<CsiError>(&reply.error) {
         Ok(e) => bail!("{e}"),
         Err(e) => bail!("undecodable error: {e}"),
     }
 }
 
-pub async fn run(cmd: OperatorCmd) -> anyhow::Result<u8> {
-    match cmd {
+pub async fn run(args: OperatorArgs) -> anyhow::Result<u8> {
+    let secret = args.secret.secret()?;
+    match args.cmd {
         OperatorCmd::Members { rpc_addr } => {
-            let i = info(&rpc_addr).await?;
+            let i = info(&rpc_addr, &secret).await?;
             let members: Vec<Member> = codec::decode(&i.members)?;
             println!(
                 "{:<4} {:<22} {:<22} {:<8} leader",
@@ -111,13 +147,7 @@ pub async fn run(cmd: OperatorCmd) -> anyhow::Result<u8> {
                 rpc_addr: node_rpc_addr,
                 http_addr: node_http_addr,
             };
-            check(
-                leader(&rpc_addr)
-                    .await?
-                    .add_learner(req)
-                    .await?
-                    .into_inner(),
-            )?;
+            check(leader(&rpc_addr, &secret).await?.add_learner(req).await)?;
         }
         OperatorCmd::ChangeMembership {
             rpc_addr,
@@ -126,11 +156,10 @@ pub async fn run(cmd: OperatorCmd) -> anyhow::Result<u8> {
         } => {
             let req = ChangeMembershipRequest { voters, retain };
             check(
-                leader(&rpc_addr)
+                leader(&rpc_addr, &secret)
                     .await?
                     .change_membership(req)
-                    .await?
-                    .into_inner(),
+                    .await,
             )?;
         }
     }

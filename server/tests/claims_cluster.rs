@@ -1,14 +1,12 @@
 //! Claims on a real three-node cluster: the claim limit holds under racing claims from every node,
 //! and claims and releases survive the loss of the leader.
 
-mod support;
-
 use stowage_proto::rules::ClaimRequest;
 use stowage_proto::{
     AccessMode, AttachmentMode, Capability, ClaimMode, ClaimState, Command, DomainError, Outcome,
-    Plugin, Query, QueryResult, VolumeKey,
+    Plugin, VolumeKey,
 };
-use support::{TestCluster, fast_timing};
+use stowage_testkit::{TestCluster, fast_timing};
 
 fn request(alloc: &str, node: &str, mode: ClaimMode, state: ClaimState) -> ClaimRequest {
     ClaimRequest {
@@ -45,7 +43,7 @@ async fn setup(cluster: &TestCluster, via: u64) {
         .write(via, Command::UpsertPlugin { plugin })
         .await
         .expect("plugin");
-    let mut v = support::volume("vol");
+    let mut v = stowage_testkit::volume("vol");
     v.requested_capabilities = vec![Capability {
         access_mode: AccessMode::MultiNodeSingleWriter,
         attachment_mode: AttachmentMode::FileSystem,
@@ -63,27 +61,17 @@ async fn setup(cluster: &TestCluster, via: u64) {
     assert!(resp.result.is_ok());
 }
 
+/// The claims on `vol` as node `node` holds them, once it has applied every acknowledged write.
 async fn claims_on(cluster: &TestCluster, node: u64) -> Vec<(String, ClaimMode, ClaimState)> {
-    let (result, _) = cluster
-        .agent(node)
-        .node
-        .forwarder
-        .read(
-            &Query::Volume {
-                namespace: "default".into(),
-                id: "vol".into(),
-            },
-            false,
-        )
-        .await
-        .expect("read");
-    let QueryResult::Volume(Some(d)) = result else {
-        panic!("volume missing")
-    };
-    d.claims
-        .into_iter()
-        .map(|c| (c.allocation_id, c.mode, c.state))
-        .collect()
+    let forwarder = &cluster.agent(node).node.forwarder;
+    forwarder.linearize().await.expect("linearizable");
+    let key = VolumeKey::new("default", "vol");
+    forwarder.reader().read(|s| {
+        assert!(s.volumes.contains_key(&key), "volume missing");
+        s.claims_of(&key)
+            .map(|c| (c.allocation_id.clone(), c.mode, c.state))
+            .collect()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -120,7 +108,7 @@ async fn fifty_racing_write_claims_through_three_nodes_have_one_winner() {
         {
             Ok(Outcome::Claimed { changed: true, .. }) => winners += 1,
             Err(DomainError::ClaimRefused { reason, .. }) => {
-                assert_eq!(reason, "volume max claims reached")
+                assert_eq!(reason, stowage_proto::rules::ClaimRefusal::MaxClaimsReached)
             }
             other => panic!("unexpected: {other:?}"),
         }
@@ -198,9 +186,13 @@ async fn claims_and_releases_survive_the_loss_of_the_leader() {
         Ok(Outcome::Done)
     );
     assert!(claims_on(&cluster, new).await.is_empty());
-    let volume = cluster.agent(new).node.forwarder.reader().state().volumes
-        [&VolumeKey::new("default", "vol")]
-        .clone();
+    let key = VolumeKey::new("default", "vol");
+    let volume = cluster
+        .agent(new)
+        .node
+        .forwarder
+        .reader()
+        .read(|s| s.volumes[&key].clone());
     assert_eq!(
         volume.access_mode,
         AccessMode::Unset,

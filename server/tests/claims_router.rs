@@ -2,15 +2,10 @@
 //! register, report the plugin healthy, claim, be refused, read-claim, fail to deregister, detach,
 //! release, deregister.
 
-#[path = "support/http.rs"]
-mod http;
-#[path = "support/state_backend.rs"]
-mod state_backend;
-
 use axum::http::StatusCode;
-use http::call;
 use serde_json::{Value, json};
-use state_backend::StateBackend;
+use stowage_testkit::StateBackend;
+use stowage_testkit::http::call;
 
 /// A call with a JSON body (`Value::Null` for none), answered as (status, body).
 async fn send(b: &StateBackend, method: &str, uri: &str, body: Value) -> (StatusCode, String) {

@@ -1,10 +1,9 @@
 //! Cluster behaviour through real RocksDB, real gRPC on loopback and three nodes in one process.
 
-mod support;
-
 use std::time::Duration;
-use stowage_proto::{ClusterError, Command, Query, QueryResult};
-use support::{TestCluster, eventually, fast_timing};
+use stowage_proto::api::{CsiApi, CsiError, VolumeQuery};
+use stowage_proto::{ClusterError, Command};
+use stowage_testkit::{TestCluster, eventually, fast_timing};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn write_through_a_follower_is_readable_on_every_node() {
@@ -16,25 +15,21 @@ async fn write_through_a_follower_is_readable_on_every_node() {
 
     for id in cluster.running() {
         // A default read on any node sees an acknowledged write at once.
-        let (result, index) = cluster
+        let read = cluster
             .agent(id)
             .node
-            .forwarder
-            .read(
-                &Query::Volume {
-                    namespace: "default".into(),
-                    id: "via-follower".into(),
-                },
-                false,
-            )
+            .csi
+            .volume(VolumeQuery {
+                namespace: "default".into(),
+                id: "via-follower".into(),
+                options: Default::default(),
+            })
             .await
             .expect("linearizable read");
-        match result {
-            QueryResult::Volume(Some(v)) => assert_eq!(
-                (v.volume.create_index, v.volume.modify_index),
-                (resp.index, resp.index)
-            ),
-            other => panic!("node {id} did not see the write: {other:?}"),
+        let index = read.index;
+        match read.value {
+            Some(v) => assert_eq!((v.create_index, v.modify_index), (resp.index, resp.index)),
+            None => panic!("node {id} did not see the write"),
         }
         assert!(
             index >= resp.index,
@@ -107,17 +102,8 @@ async fn a_stopped_node_restarts_from_disk_with_its_data() {
         cluster.restart(id).await;
     }
     let leader = cluster.leader().await;
-    let (result, _) = cluster
-        .agent(leader)
-        .node
-        .forwarder
-        .read(&Query::Volumes { namespace: None }, false)
-        .await
-        .expect("read");
-    let QueryResult::Volumes(vols) = result else {
-        panic!("wrong result")
-    };
-    assert_eq!(vols.len(), 6);
+    let ids = cluster.read_volume_ids(leader, false).await.expect("read");
+    assert_eq!(ids.len(), 6);
     cluster.shutdown().await;
 }
 
@@ -172,19 +158,19 @@ async fn a_wiped_follower_catches_up_by_snapshot_after_the_log_was_purged() {
         || async { (cluster.local_volume_ids(node).len() == 61).then_some(()) },
     )
     .await;
-    let leader_state = cluster
-        .agent(leader)
-        .node
-        .forwarder
-        .reader()
-        .state()
-        .clone();
+    let state = |id: u64| {
+        cluster
+            .agent(id)
+            .node
+            .forwarder
+            .reader()
+            .read(|s| s.clone())
+    };
+    let leader_state = state(leader);
     eventually(
         "the follower's state equals the leader's",
         Duration::from_secs(10),
-        || async {
-            (*cluster.agent(node).node.forwarder.reader().state() == leader_state).then_some(())
-        },
+        || async { (state(node) == leader_state).then_some(()) },
     )
     .await;
     cluster.shutdown().await;
@@ -210,7 +196,7 @@ async fn without_quorum_writes_and_reads_answer_no_leader_within_a_bound() {
     let write = cluster.write(
         lonely,
         Command::RegisterVolumes {
-            volumes: vec![support::volume("lost")],
+            volumes: vec![stowage_testkit::volume("lost")],
             cas: None,
         },
     );
@@ -218,24 +204,17 @@ async fn without_quorum_writes_and_reads_answer_no_leader_within_a_bound() {
         .await
         .expect("answered, not hung");
     assert_eq!(outcome, Err(ClusterError::NoLeader));
-    let read = cluster
-        .agent(lonely)
-        .node
-        .forwarder
-        .read(&Query::Volumes { namespace: None }, false);
+    let read = cluster.read_volume_ids(lonely, false);
     let outcome = tokio::time::timeout(Duration::from_secs(30), read)
         .await
         .expect("answered, not hung");
-    assert_eq!(outcome.map(|_| ()), Err(ClusterError::NoLeader));
+    assert_eq!(outcome, Err(CsiError::Cluster(ClusterError::NoLeader)));
     // A stale read still answers from local state.
-    let (result, _) = cluster
-        .agent(lonely)
-        .node
-        .forwarder
-        .read(&Query::Volumes { namespace: None }, true)
+    let ids = cluster
+        .read_volume_ids(lonely, true)
         .await
         .expect("stale read");
-    assert!(matches!(result, QueryResult::Volumes(v) if v.len() == 1));
+    assert_eq!(ids, ["kept"]);
     cluster.shutdown().await;
 }
 
@@ -244,7 +223,7 @@ async fn refused_commands_change_nothing_and_say_why() {
     let cluster = TestCluster::start(fast_timing(5000)).await;
     let leader = cluster.leader().await;
     let follower = cluster.followers(leader)[0];
-    let mut v = support::volume("elsewhere");
+    let mut v = stowage_testkit::volume("elsewhere");
     v.namespace = "prod".into();
     let resp = cluster
         .write(
@@ -290,7 +269,7 @@ async fn blocking_waits_wake_on_the_change_they_wait_for() {
         .forwarder
         .reader()
         .clone();
-    let before = reader.state().indexes.volumes;
+    let before = reader.read(|s| s.indexes.volumes);
     let a = stowage_proto::VolumeKey::new("default", "a");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let wait_table = tokio::spawn({

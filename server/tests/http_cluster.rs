@@ -1,12 +1,10 @@
 //! Nomad's HTTP API through real sockets on three nodes: writes on any node, reads on any other,
 //! blocking queries woken by replication, and stale reads on a node cut off from the others.
 
-mod support;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{TestCluster, fast_timing};
+use stowage_testkit::{TestCluster, fast_timing};
 
 const SAMPLE: &str = r#"{ "ID": "volume-id1", "Name": "volume id1", "Namespace": "default", "ExternalID": "volume-id1",
   "Topologies": [{ "foo": "bar" }], "AccessMode": "multi-node-single-writer", "AttachmentMode": "file-system",
@@ -186,7 +184,7 @@ async fn an_isolated_follower_serves_stale_reads_and_refuses_default_ones() {
         .expect("put");
     let written = index_of(&r);
     let node = cluster.followers(leader)[0];
-    support::eventually(
+    stowage_testkit::eventually(
         "the follower applied the write",
         Duration::from_secs(10),
         || async { (cluster.applied(node) >= written).then_some(()) },

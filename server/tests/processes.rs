@@ -1,28 +1,23 @@
 //! Real `stowage agent` processes: SIGKILL never loses an acknowledged write, the status
 //! endpoints agree on one leader, a frozen leader does not hold writes past the next election,
-//! and bad start-up input fails with one clear line.
+//! the test-fault variable changes nothing, and bad start-up input fails with one clear line.
 
-mod support;
-
+use rustix::process::Signal;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-use stowage_proto::pb::cluster_service_client::ClusterServiceClient;
-use stowage_proto::pb::{NodeInfoRequest, ReadRequest, WriteRequest};
-use stowage_proto::{ClusterError, Command, CommandResponse, Query, QueryResult, codec};
-use support::{eventually, volume};
-use tokio::process::{Child, Command as Process};
+use stowage_proto::api::{CsiAnswer, CsiCall, CsiError, ListQuery, Namespaces, QueryOptions};
+use stowage_proto::pb::{CsiRequest, NodeInfoRequest, WriteRequest};
+use stowage_proto::{ClusterError, Command, CommandResponse, codec};
+use stowage_raft::{ClusterClient, ClusterSecret};
+use stowage_testkit::processes::{ProcessCluster, ProcessNode};
+use stowage_testkit::{eventually, volume};
+use tokio::process::Command as Process;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stowage");
 
-/// An address that was free a moment ago on `ip`; the agents bind it themselves.
-fn free_addr(ip: std::net::IpAddr) -> String {
-    std::net::TcpListener::bind((ip, 0))
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .to_string()
+fn client(secret: &ClusterSecret, rpc: &str) -> ClusterClient {
+    stowage_raft::cluster_client(rpc, secret).expect("a client")
 }
 
 /// A port that was free a moment ago; the agents bind it themselves.
@@ -34,116 +29,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Node {
-    id: u64,
-    http: String,
-    rpc: String,
-    child: Option<Child>,
-}
-
-struct Processes {
-    dir: tempfile::TempDir,
-    nodes: Vec<Node>,
-}
-
-impl Processes {
-    fn start() -> Processes {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ips = support::loopback_ips();
-        let nodes: Vec<Node> = (1..=3u64)
-            .map(|id| {
-                let ip = ips[id as usize - 1];
-                Node {
-                    id,
-                    http: free_addr(ip),
-                    rpc: free_addr(ip),
-                    child: None,
-                }
-            })
-            .collect();
-        let mut p = Processes { dir, nodes };
-        for i in 0..3 {
-            p.spawn(i);
-        }
-        p
-    }
-
-    fn peers(&self) -> String {
-        self.nodes
-            .iter()
-            .map(|n| format!("{}={}", n.id, n.rpc))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    fn spawn(&mut self, i: usize) {
-        let peers = self.peers();
-        let n = &self.nodes[i];
-        let log =
-            std::fs::File::create(self.dir.path().join(format!("node{}.log", n.id))).expect("log");
-        let child = Process::new(BIN)
-            .args([
-                "agent",
-                "--node-id",
-                &n.id.to_string(),
-                "--http-addr",
-                &n.http,
-                "--rpc-addr",
-                &n.rpc,
-            ])
-            .arg("--data-dir")
-            .arg(self.dir.path().join(format!("node{}", n.id)))
-            .args(["--peer", &peers])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn agent");
-        self.nodes[i].child = Some(child);
-    }
-
-    async fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.nodes[i].child.take() {
-            child.start_kill().expect("SIGKILL");
-            child.wait().await.expect("reaped");
-        }
-    }
-
-    fn index_of(&self, id: u64) -> usize {
-        self.nodes
-            .iter()
-            .position(|n| n.id == id)
-            .expect("known id")
-    }
-}
-
-async fn client(rpc: &str) -> Option<ClusterServiceClient<tonic::transport::Channel>> {
-    let ch = tonic::transport::Endpoint::from_shared(format!("http://{rpc}"))
-        .ok()?
-        .connect_timeout(Duration::from_millis(500))
-        .connect()
-        .await
-        .ok()?;
-    Some(ClusterServiceClient::new(ch))
-}
-
 /// The leader id once every listed node answers and names the same one, which must be one of
 /// them: a survivor may still name a leader that has just died.
-async fn agreed_leader(nodes: &[&Node]) -> u64 {
+async fn agreed_leader(secret: &ClusterSecret, nodes: &[&ProcessNode]) -> u64 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let mut views = Vec::new();
         for n in nodes {
-            let info = match client(&n.rpc).await {
-                Some(mut c) => c
-                    .node_info(NodeInfoRequest {})
-                    .await
-                    .ok()
-                    .map(|r| r.into_inner()),
-                None => None,
-            };
+            let info = client(secret, n.rpc())
+                .node_info(NodeInfoRequest {})
+                .await
+                .ok()
+                .map(|r| r.into_inner());
             views.push((
-                n.id,
+                n.id(),
                 info.map(|i| (i.has_leader, i.leader_id, i.term, i.state, i.last_applied)),
             ));
         }
@@ -153,16 +52,16 @@ async fn agreed_leader(nodes: &[&Node]) -> u64 {
             .collect();
         let all_answered = views.iter().all(|(_, v)| v.as_ref().is_some_and(|v| v.0));
         if let (true, Some(&leader)) = (all_answered && leaders.len() == 1, leaders.first())
-            && nodes.iter().any(|n| n.id == leader)
+            && nodes.iter().any(|n| n.id() == leader)
         {
             return leader;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
             "no agreed leader among {:?}; last views (id, (has_leader, leader, term, state, applied)): {views:?}",
-            nodes.iter().map(|n| n.id).collect::<Vec<_>>()
+            nodes.iter().map(|n| n.id()).collect::<Vec<_>>()
         );
-        tokio::time::sleep(support::POLL).await;
+        tokio::time::sleep(stowage_testkit::POLL).await;
     }
 }
 
@@ -176,13 +75,11 @@ enum Outcome {
 /// Registers volume `id` through `rpc`: the cluster's answer, or, with none, whether the call
 /// certainly failed (no connection) or may have taken effect.
 async fn write_volume(
+    secret: &ClusterSecret,
     rpc: &str,
     id: &str,
-) -> Result<Result<CommandResponse, ClusterError>, Outcome> {
-    let Some(mut c) = client(rpc).await else {
-        eprintln!("register {id} via {rpc}: cannot connect");
-        return Err(Outcome::Failed);
-    };
+) -> Result<Result<CommandResponse, CsiError>, Outcome> {
+    let mut c = client(secret, rpc);
     let command = codec::encode(&Command::RegisterVolumes {
         volumes: vec![volume(id)],
         cas: None,
@@ -201,13 +98,14 @@ async fn write_volume(
                 Err(codec::decode(&reply.error).expect("error"))
             })
         }
+        Ok(Err(status)) if stowage_raft::peers::never_sent(&status) => Err(Outcome::Failed),
         // Sent, and then the connection or the clock ran out: it may or may not have applied.
         _ => Err(Outcome::Unknown),
     }
 }
 
-async fn register(rpc: &str, id: &str) -> Outcome {
-    match write_volume(rpc, id).await {
+async fn register(secret: &ClusterSecret, rpc: &str, id: &str) -> Outcome {
+    match write_volume(secret, rpc, id).await {
         Err(outcome) => outcome,
         Ok(Ok(resp)) => {
             assert!(
@@ -220,26 +118,31 @@ async fn register(rpc: &str, id: &str) -> Outcome {
         Ok(Err(e)) => {
             eprintln!("register {id} via {rpc}: {e}");
             match e {
-                ClusterError::NoLeader | ClusterError::NotLeader => Outcome::Failed,
+                CsiError::Cluster(ClusterError::NoLeader | ClusterError::NotLeader) => {
+                    Outcome::Failed
+                }
                 _ => Outcome::Unknown,
             }
         }
     }
 }
 
-async fn volume_ids(rpc: &str, stale: bool) -> Option<BTreeSet<String>> {
-    let query = codec::encode(&Query::Volumes { namespace: None }).expect("encode");
-    let reply = client(rpc)
-        .await?
-        .read(ReadRequest { query, stale })
-        .await
-        .ok()?
-        .into_inner();
-    if !reply.error.is_empty() {
-        return None;
-    }
-    match codec::decode(&reply.result).ok()? {
-        QueryResult::Volumes(v) => Some(v.into_iter().map(|v| v.volume.id).collect()),
+/// Every volume ID, through the typed CSI call of `rpc`'s node.
+async fn volume_ids(secret: &ClusterSecret, rpc: &str, stale: bool) -> Option<BTreeSet<String>> {
+    let call = CsiCall::Volumes(ListQuery {
+        namespaces: Namespaces::All,
+        options: QueryOptions {
+            stale,
+            ..QueryOptions::default()
+        },
+        ..ListQuery::default()
+    });
+    let request = CsiRequest {
+        call: codec::encode(&call).expect("encode"),
+    };
+    let reply = client(secret, rpc).csi(request).await.ok()?.into_inner();
+    match codec::decode::<Result<CsiAnswer, CsiError>>(&reply.answer).ok()? {
+        Ok(CsiAnswer::Volumes(page)) => Some(page.items.into_iter().map(|v| v.id).collect()),
         _ => None,
     }
 }
@@ -253,8 +156,8 @@ async fn status_leader(http: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_of_the_leader_loses_no_acknowledged_write() {
-    let mut procs = Processes::start();
-    let all: Vec<&Node> = procs.nodes.iter().collect();
+    let mut procs = ProcessCluster::start(Path::new(BIN));
+    let secret = procs.secret().clone();
     // The status endpoints of all three nodes name one and the same leader, one of the nodes.
     let named = eventually(
         "all three status endpoints name the same leader",
@@ -262,7 +165,7 @@ async fn sigkill_of_the_leader_loses_no_acknowledged_write() {
         || async {
             let mut names = BTreeSet::new();
             for n in &procs.nodes {
-                names.insert(status_leader(&n.http).await.filter(|s| !s.is_empty())?);
+                names.insert(status_leader(n.http()).await.filter(|s| !s.is_empty())?);
             }
             (names.len() == 1)
                 .then(|| names.into_iter().next())
@@ -271,22 +174,24 @@ async fn sigkill_of_the_leader_loses_no_acknowledged_write() {
     )
     .await;
     assert!(
-        procs.nodes.iter().any(|n| n.rpc == named),
+        procs.nodes.iter().any(|n| n.rpc() == named),
         "{named} is not a node's RPC address"
     );
-    let first_leader = agreed_leader(&all).await;
-    let leader_rpc = procs.nodes[procs.index_of(first_leader)].rpc.clone();
+    let all: Vec<&ProcessNode> = procs.nodes.iter().collect();
+    let first_leader = agreed_leader(&secret, &all).await;
+    let leader_rpc = procs.nodes[procs.index_of(first_leader)].rpc().to_string();
 
-    let rpcs: Vec<String> = procs.nodes.iter().map(|n| n.rpc.clone()).collect();
+    let rpcs: Vec<String> = procs.nodes.iter().map(|n| n.rpc().to_string()).collect();
     let writers: Vec<_> = (0..3)
         .map(|w| {
             let rpcs = rpcs.clone();
+            let secret = secret.clone();
             tokio::spawn(async move {
                 let mut acked = Vec::new();
                 let mut unknown = 0;
                 for i in 0..40 {
                     let id = format!("w{w}-{i:02}");
-                    match register(&rpcs[(w + i) % rpcs.len()], &id).await {
+                    match register(&secret, &rpcs[(w + i) % rpcs.len()], &id).await {
                         Outcome::Acked => acked.push(id),
                         Outcome::Unknown => unknown += 1,
                         Outcome::Failed => {}
@@ -303,14 +208,14 @@ async fn sigkill_of_the_leader_loses_no_acknowledged_write() {
         "some writes were acknowledged",
         Duration::from_secs(30),
         || async {
-            let n = volume_ids(&leader_rpc, true).await?.len();
+            let n = volume_ids(&secret, &leader_rpc, true).await?.len();
             (n >= 15).then_some(())
         },
     )
     .await;
     procs.kill(victim).await;
-    let survivors: Vec<&Node> = procs.nodes.iter().filter(|n| n.child.is_some()).collect();
-    let second_leader = agreed_leader(&survivors).await;
+    let survivors: Vec<&ProcessNode> = procs.nodes.iter().filter(|n| n.running()).collect();
+    let second_leader = agreed_leader(&secret, &survivors).await;
     assert_ne!(second_leader, first_leader);
     procs.spawn(victim);
 
@@ -327,29 +232,31 @@ async fn sigkill_of_the_leader_loses_no_acknowledged_write() {
         acked.len()
     );
 
-    let all: Vec<&Node> = procs.nodes.iter().collect();
-    agreed_leader(&all).await;
+    let all: Vec<&ProcessNode> = procs.nodes.iter().collect();
+    agreed_leader(&secret, &all).await;
     for n in &procs.nodes {
         let ids = eventually(
             "a linearizable read answers",
             Duration::from_secs(20),
-            || volume_ids(&n.rpc, false),
+            || volume_ids(&secret, n.rpc(), false),
         )
         .await;
         let missing: Vec<_> = acked.difference(&ids).collect();
         assert!(
             missing.is_empty(),
             "node {} lost acknowledged writes: {missing:?}",
-            n.id
+            n.id()
         );
         // Nothing appears that nobody wrote.
         assert!(ids.iter().all(|id| id.starts_with('w')));
     }
     // After convergence every node's own state is the same set.
-    let reference = volume_ids(&procs.nodes[0].rpc, false).await.expect("read");
+    let reference = volume_ids(&secret, procs.nodes[0].rpc(), false)
+        .await
+        .expect("read");
     for n in &procs.nodes {
         eventually("stale reads converge", Duration::from_secs(20), || async {
-            (volume_ids(&n.rpc, true).await? == reference).then_some(())
+            (volume_ids(&secret, n.rpc(), true).await? == reference).then_some(())
         })
         .await;
     }
@@ -360,38 +267,91 @@ async fn sigkill_of_the_leader_loses_no_acknowledged_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_write_held_by_a_frozen_leader_ends_unknown_once_another_leads() {
-    let mut procs = Processes::start();
-    let all: Vec<&Node> = procs.nodes.iter().collect();
-    let leader = agreed_leader(&all).await;
+    let mut procs = ProcessCluster::start(Path::new(BIN));
+    let secret = procs.secret().clone();
+    let all: Vec<&ProcessNode> = procs.nodes.iter().collect();
+    let leader = agreed_leader(&secret, &all).await;
     let frozen = procs.index_of(leader);
-    let follower = procs.nodes[(frozen + 1) % 3].rpc.clone();
-    write_volume(&follower, "before")
+    let follower = procs.nodes[(frozen + 1) % 3].rpc().to_string();
+    write_volume(&secret, &follower, "before")
         .await
         .expect("an answer")
         .expect("a healthy write");
 
-    let pid = procs.nodes[frozen]
-        .child
-        .as_ref()
-        .and_then(|c| c.id())
-        .expect("running") as i32;
-    stowage_server::signal::send(pid, libc::SIGSTOP);
+    assert!(procs.nodes[frozen].signal(Signal::STOP), "frozen");
     // The follower still believes in the frozen leader and forwards there; the write must not
     // wait out the commit timeout once the others have elected someone else. Sent, it may
     // still take effect, so the answer is "unknown", never "failed".
-    let stuck = write_volume(&follower, "during").await.expect("an answer");
-    stowage_server::signal::send(pid, libc::SIGCONT);
+    let stuck = write_volume(&secret, &follower, "during")
+        .await
+        .expect("an answer");
+    procs.nodes[frozen].signal(Signal::CONT);
     match stuck {
-        Err(ClusterError::OutcomeUnknown(why)) => {
+        Err(CsiError::Cluster(ClusterError::OutcomeUnknown(why))) => {
             assert!(why.contains("leader changed"), "{why}")
         }
         other => panic!("expected an unknown outcome, got {other:?}"),
     }
-    write_volume(&follower, "after")
+    write_volume(&secret, &follower, "after")
         .await
         .expect("an answer")
         .expect("the new leader takes writes");
     for i in 0..3 {
+        procs.kill(i).await;
+    }
+}
+
+/// `stowage` never reads the variable that turns the chaos self-checks' faults on: two write
+/// claims on a single-writer volume still get one winner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stowage_ignores_the_test_fault_variable() {
+    let mut procs = ProcessCluster::start_with_env(
+        Path::new(BIN),
+        &[("STOWAGE_UNSAFE_TEST_FAULT", "no-claim-limit")],
+    );
+    let http = procs.nodes[0].http().to_string();
+    let client = reqwest::Client::new();
+    let put = |path: String, body: serde_json::Value| {
+        let client = client.clone();
+        let url = format!("http://{http}{path}");
+        async move {
+            let r = client.put(url).json(&body).send().await.ok()?;
+            Some((r.status().as_u16(), r.text().await.ok()?))
+        }
+    };
+    let plugin = serde_json::json!({"NodesHealthy": 1, "NodesExpected": 1});
+    eventually("the cluster takes writes", Duration::from_secs(30), || {
+        let plugin = plugin.clone();
+        let put = &put;
+        async move {
+            put("/v1/plugin/csi/p".into(), plugin)
+                .await
+                .filter(|r| r.0 == 200)
+        }
+    })
+    .await;
+    let volume = serde_json::json!({"ID": "v", "PluginID": "p", "RequestedCapabilities":
+        [{"AccessMode": "single-node-writer", "AttachmentMode": "file-system"}]});
+    assert_eq!(
+        put("/v1/volume/csi/v".into(), volume).await.map(|r| r.0),
+        Some(200)
+    );
+    let claim = |alloc: &str| {
+        serde_json::json!({"AllocationID": alloc, "NodeID": "n", "Claim": "write",
+            "AccessMode": "single-node-writer", "AttachmentMode": "file-system"})
+    };
+    let first = put("/v1/volume/csi/v/claim".into(), claim("a")).await;
+    assert_eq!(first.map(|r| r.0), Some(200));
+    let second = put("/v1/volume/csi/v/claim".into(), claim("b")).await;
+    assert_eq!(
+        second,
+        Some((
+            409,
+            r#"alloc "b" failed to claim volume "v": volume max claims reached"#.to_string()
+        ))
+    );
+    for i in 0..3 {
+        assert!(!procs.log(i).contains("TEST-ONLY"), "{}", procs.log(i));
         procs.kill(i).await;
     }
 }
@@ -404,6 +364,7 @@ async fn failing_agent(args: &[&str], data_dir: &Path) -> String {
         .arg("--data-dir")
         .arg(data_dir)
         .env("RUST_LOG", "off")
+        .env("STOWAGE_CLUSTER_SECRET", "a-secret-for-start-up-tests")
         .output();
     let out = tokio::time::timeout(Duration::from_secs(20), out)
         .await

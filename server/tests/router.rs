@@ -2,17 +2,11 @@
 //! for each endpoint, Nomad's error texts and codes, and every response decoded with mirrors of
 //! Nomad's Go `api` structs.
 
-#[path = "support/http.rs"]
-mod http;
-#[path = "support/nomad_api.rs"]
-mod nomad_api;
-#[path = "support/state_backend.rs"]
-mod state_backend;
-
 use axum::http::StatusCode;
-use http::{assert_error, call, report_plugin};
 use serde_json::json;
-use state_backend::StateBackend;
+use stowage_http_gateway::HealthReport;
+use stowage_testkit::StateBackend;
+use stowage_testkit::http::{assert_error, call, report_plugin};
 
 const SAMPLE: &str = r#"{ "ID": "volume-id1", "Name": "volume id1", "Namespace": "default", "ExternalID": "volume-id1",
   "Topologies": [{ "foo": "bar" }], "AccessMode": "multi-node-single-writer", "AttachmentMode": "file-system",
@@ -27,7 +21,7 @@ async fn register_read_list_deregister_golden() {
     assert_eq!(r.header("x-nomad-index"), Some("1"));
     assert_eq!(r.header("x-nomad-knownleader"), Some("true"));
     assert_eq!(r.header("x-nomad-lastcontact"), Some("0"));
-    let reg: nomad_api::CSIVolumeRegisterResponse =
+    let reg: stowage_testkit::nomad_api::CSIVolumeRegisterResponse =
         serde_json::from_str(&r.body).expect("Go shape");
     assert_eq!(reg.Index, 1);
     assert!(
@@ -45,7 +39,7 @@ async fn register_read_list_deregister_golden() {
         Some("2"),
         "the table index, bumped by plugin health"
     );
-    let _: nomad_api::CSIVolume = serde_json::from_str(&r.body).expect("Go shape");
+    let _: stowage_testkit::nomad_api::CSIVolume = serde_json::from_str(&r.body).expect("Go shape");
     assert_eq!(
         r.json(),
         json!({
@@ -65,7 +59,8 @@ async fn register_read_list_deregister_golden() {
     );
 
     let r = call(&b, "GET", "/v1/volumes?type=csi&plugin_id=plugin", "").await;
-    let stubs: Vec<nomad_api::CSIVolumeListStub> = serde_json::from_str(&r.body).expect("Go shape");
+    let stubs: Vec<stowage_testkit::nomad_api::CSIVolumeListStub> =
+        serde_json::from_str(&r.body).expect("Go shape");
     assert_eq!(stubs.len(), 1);
     assert_eq!(
         r.json()[0],
@@ -363,5 +358,47 @@ async fn not_yet_implemented_endpoints_say_so() {
     assert_eq!(
         call(&b, "POST", "/v1/volumes/external", "").await.status,
         StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+#[tokio::test]
+async fn status_endpoints_answer_like_nomad() {
+    let b = StateBackend::new();
+    assert_eq!(
+        call(&b, "GET", "/v1/status/leader", "").await.pair(),
+        (StatusCode::OK, r#""127.0.0.1:4647""#)
+    );
+    assert_eq!(
+        call(&b, "GET", "/v1/status/peers", "").await.pair(),
+        (StatusCode::OK, r#"["127.0.0.1:4647"]"#)
+    );
+    assert_eq!(
+        call(&b, "GET", "/v1/agent/health", "").await.pair(),
+        (StatusCode::OK, r#"{"server":{"message":"ok","ok":true}}"#)
+    );
+    assert_error(
+        &call(&b, "PUT", "/v1/status/leader", "").await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Invalid method",
+    );
+    assert_error(
+        &call(&b, "GET", "/v1/nope", "").await,
+        StatusCode::NOT_FOUND,
+        "resource not found",
+    );
+    b.set_health(Some(HealthReport {
+        healthy: false,
+        message: "no cluster leader".into(),
+    }));
+    assert_eq!(
+        call(&b, "GET", "/v1/status/leader", "").await.pair(),
+        (StatusCode::OK, r#""""#)
+    );
+    assert_eq!(
+        call(&b, "GET", "/v1/agent/health", "").await.pair(),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"server":{"message":"no cluster leader","ok":false}}"#
+        )
     );
 }

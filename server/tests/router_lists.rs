@@ -1,18 +1,11 @@
 //! List, plugin, compression and blocking behaviour of the HTTP API through the real router and
 //! the real apply logic, with no sockets.
 
-#[path = "support/http.rs"]
-mod http;
-#[path = "support/nomad_api.rs"]
-mod nomad_api;
-#[path = "support/state_backend.rs"]
-mod state_backend;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http::{Reply, assert_error, call, report_plugin};
 use serde_json::json;
-use state_backend::StateBackend;
+use stowage_testkit::StateBackend;
+use stowage_testkit::http::{Reply, assert_error, call, report_plugin};
 use tower::ServiceExt;
 
 async fn register_many(b: &StateBackend) {
@@ -108,13 +101,14 @@ async fn plugins_read_like_nomad() {
     let b = StateBackend::new();
     assert_eq!(report_plugin(&b, "aws", 1).await.status, StatusCode::OK);
     let r = call(&b, "GET", "/v1/plugins?type=csi", "").await;
-    let stubs: Vec<nomad_api::CSIPluginListStub> = serde_json::from_str(&r.body).expect("Go shape");
+    let stubs: Vec<stowage_testkit::nomad_api::CSIPluginListStub> =
+        serde_json::from_str(&r.body).expect("Go shape");
     assert_eq!(
         (stubs.len(), stubs[0].ID.as_str(), stubs[0].NodesHealthy),
         (1, "aws", 1)
     );
     let r = call(&b, "GET", "/v1/plugin/csi/aws", "").await;
-    let p: nomad_api::CSIPlugin = serde_json::from_str(&r.body).expect("Go shape");
+    let p: stowage_testkit::nomad_api::CSIPlugin = serde_json::from_str(&r.body).expect("Go shape");
     assert_eq!((p.Provider.as_str(), p.Version.as_str()), ("ebs", "1.0.1"));
     assert_error(
         &call(&b, "GET", "/v1/plugin/csi/nope", "").await,

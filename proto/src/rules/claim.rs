@@ -42,6 +42,35 @@ impl ClaimRequest {
     }
 }
 
+/// Why a claim request was refused. Displays as Nomad's reason, which the caller wraps as
+/// «alloc "…" failed to claim volume "…": <reason>».
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum ClaimRefusal {
+    #[error("cannot change attachment mode of claimed volume")]
+    AttachmentModeConflict,
+    #[error("volume is currently unschedulable")]
+    Unschedulable,
+    #[error("volume max claims reached")]
+    MaxClaimsReached,
+    /// A release never moves a claim backwards through the release walk.
+    #[error("claim is already {held}; a release cannot go back to {requested}")]
+    ReleaseBackwards {
+        held: ClaimState,
+        requested: ClaimState,
+    },
+}
+
+/// Whether a claim may exceed what the volume's access mode allows. A cluster always enforces
+/// the limit; only the chaos suite's deliberately wrong builds skip it, to prove the checker
+/// notices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClaimLimit {
+    #[default]
+    Enforced,
+    Skipped,
+}
+
 /// What a successful claim request did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClaimEffect {
@@ -104,14 +133,15 @@ pub fn has_free_write_claims(v: &Volume, claims: &BTreeMap<String, Claim>) -> bo
 }
 
 /// Applies one claim request. `schedulable` is the plugin's health as denormalized onto the
-/// volume. Errors are Nomad's reasons, unwrapped.
+/// volume.
 pub fn apply_claim(
     v: &mut Volume,
     claims: &mut BTreeMap<String, Claim>,
     schedulable: bool,
     req: &ClaimRequest,
     now: i64,
-) -> Result<ClaimEffect, String> {
+    limit: ClaimLimit,
+) -> Result<ClaimEffect, ClaimRefusal> {
     if v.requested_capabilities.is_empty()
         && (v.access_mode != AccessMode::Unset || v.attachment_mode != AttachmentMode::Unset)
     {
@@ -124,11 +154,11 @@ pub fn apply_claim(
         && req.attachment_mode != AttachmentMode::Unset
         && v.attachment_mode != req.attachment_mode
     {
-        return Err("cannot change attachment mode of claimed volume".into());
+        return Err(ClaimRefusal::AttachmentModeConflict);
     }
     match (req.state, req.mode) {
         (ClaimState::Taken, ClaimMode::Read | ClaimMode::Write) => {
-            take(v, claims, schedulable, req, now)
+            take(v, claims, schedulable, req, now, limit)
         }
         _ => release(v, claims, req, now),
     }
@@ -140,7 +170,8 @@ fn take(
     schedulable: bool,
     req: &ClaimRequest,
     now: i64,
-) -> Result<ClaimEffect, String> {
+    limit: ClaimLimit,
+) -> Result<ClaimEffect, ClaimRefusal> {
     if claims
         .get(&req.allocation_id)
         .is_some_and(|c| c.mode == req.mode)
@@ -158,10 +189,10 @@ fn take(
         ),
     };
     if !ok_sched {
-        return Err("volume is currently unschedulable".into());
+        return Err(ClaimRefusal::Unschedulable);
     }
-    if !ok_free && !crate::unsafe_faults::enabled(crate::unsafe_faults::UnsafeFault::NoClaimLimit) {
-        return Err("volume max claims reached".into());
+    if !ok_free && limit == ClaimLimit::Enforced {
+        return Err(ClaimRefusal::MaxClaimsReached);
     }
     // A writer that becomes a reader (or the reverse) moves over: one claim per allocation.
     claims.insert(req.allocation_id.clone(), req.to_claim(now));
@@ -179,7 +210,7 @@ fn release(
     claims: &mut BTreeMap<String, Claim>,
     req: &ClaimRequest,
     now: i64,
-) -> Result<ClaimEffect, String> {
+) -> Result<ClaimEffect, ClaimRefusal> {
     let Some(existing) = claims.get_mut(&req.allocation_id) else {
         // Nothing held: releasing it again is already done.
         return Ok(ClaimEffect::Unchanged);
@@ -193,11 +224,10 @@ fn release(
         return Ok(ClaimEffect::Freed);
     }
     if req.state.rank() < existing.state.rank() {
-        return Err(format!(
-            "claim is already {}; a release cannot go back to {}",
-            existing.state.as_str(),
-            req.state.as_str()
-        ));
+        return Err(ClaimRefusal::ReleaseBackwards {
+            held: existing.state,
+            requested: req.state,
+        });
     }
     if req.state == existing.state {
         return Ok(ClaimEffect::Unchanged);
@@ -275,58 +305,64 @@ mod tests {
         usize,
         usize,
         ClaimMode,
-        Result<ClaimEffect, &'static str>,
+        Result<ClaimEffect, ClaimRefusal>,
     );
 
-    const MAX: &str = "volume max claims reached";
-    const UNSCHED: &str = "volume is currently unschedulable";
+    const MAX: ClaimRefusal = ClaimRefusal::MaxClaimsReached;
+    const UNSCHED: ClaimRefusal = ClaimRefusal::Unschedulable;
+
+    fn apply(
+        v: &mut Volume,
+        claims: &mut BTreeMap<String, Claim>,
+        schedulable: bool,
+        r: &ClaimRequest,
+        now: i64,
+    ) -> Result<ClaimEffect, ClaimRefusal> {
+        apply_claim(v, claims, schedulable, r, now, ClaimLimit::Enforced)
+    }
 
     /// Access mode × current (readers, writers) × request mode → expected outcome, from B.3.3–B.3.4.
     #[test]
     fn claim_matrix_follows_nomad() {
         use AccessMode::*;
         use ClaimMode::*;
-        let ok = Ok(ClaimEffect::Claimed);
+        const OK: Result<ClaimEffect, ClaimRefusal> = Ok(ClaimEffect::Claimed);
         let cases: Vec<Case> = vec![
             // single-node-reader-only: one reader in total, never a writer.
-            (SingleNodeReaderOnly, 0, 0, Read, ok),
+            (SingleNodeReaderOnly, 0, 0, Read, OK),
             (SingleNodeReaderOnly, 1, 0, Read, Err(MAX)),
             (SingleNodeReaderOnly, 0, 0, Write, Err(UNSCHED)),
             // single-node-writer: one writer OR one reader.
-            (SingleNodeWriter, 0, 0, Write, ok),
-            (SingleNodeWriter, 0, 0, Read, ok),
+            (SingleNodeWriter, 0, 0, Write, OK),
+            (SingleNodeWriter, 0, 0, Read, OK),
             (SingleNodeWriter, 0, 1, Write, Err(MAX)),
             (SingleNodeWriter, 0, 1, Read, Err(MAX)),
             (SingleNodeWriter, 1, 0, Read, Err(MAX)),
-            (SingleNodeWriter, 1, 0, Write, ok),
+            (SingleNodeWriter, 1, 0, Write, OK),
             // multi-node-reader-only: any readers, no writer.
-            (MultiNodeReaderOnly, 3, 0, Read, ok),
+            (MultiNodeReaderOnly, 3, 0, Read, OK),
             (MultiNodeReaderOnly, 0, 0, Write, Err(UNSCHED)),
             // multi-node-single-writer: any readers, one writer.
-            (MultiNodeSingleWriter, 2, 0, Write, ok),
+            (MultiNodeSingleWriter, 2, 0, Write, OK),
             (MultiNodeSingleWriter, 2, 1, Write, Err(MAX)),
-            (MultiNodeSingleWriter, 2, 1, Read, ok),
+            (MultiNodeSingleWriter, 2, 1, Read, OK),
             // multi-node-multi-writer: anything.
-            (MultiNodeMultiWriter, 2, 2, Write, ok),
-            (MultiNodeMultiWriter, 2, 2, Read, ok),
+            (MultiNodeMultiWriter, 2, 2, Write, OK),
+            (MultiNodeMultiWriter, 2, 2, Read, OK),
             // no current mode: judged from the requested capabilities, which allow writers.
-            (Unset, 0, 0, Write, ok),
-            (Unset, 0, 0, Read, ok),
+            (Unset, 0, 0, Write, OK),
+            (Unset, 0, 0, Read, OK),
         ];
         for (mode, readers, writers, claim, want) in cases {
             let (mut v, mut claims) = held(mode, readers, writers);
-            let got = apply_claim(
+            let got = apply(
                 &mut v,
                 &mut claims,
                 true,
                 &req("new", claim, mode, ClaimState::Taken),
                 7,
             );
-            assert_eq!(
-                got.as_ref().map_err(String::as_str),
-                want.as_ref().map_err(|e| *e),
-                "{mode:?} r{readers} w{writers} {claim:?}"
-            );
+            assert_eq!(got, want, "{mode:?} r{readers} w{writers} {claim:?}");
             if got.is_ok() {
                 assert_eq!(claims["new"].mode, claim);
                 assert_eq!(
@@ -342,11 +378,11 @@ mod tests {
         let (mut v, mut claims) = held(AccessMode::SingleNodeWriter, 0, 0);
         let w = |state| req("w", ClaimMode::Write, AccessMode::SingleNodeWriter, state);
         assert_eq!(
-            apply_claim(&mut v, &mut claims, true, &w(ClaimState::Taken), 1),
+            apply(&mut v, &mut claims, true, &w(ClaimState::Taken), 1),
             Ok(ClaimEffect::Claimed)
         );
         assert_eq!(
-            apply_claim(&mut v, &mut claims, true, &w(ClaimState::Taken), 2),
+            apply(&mut v, &mut claims, true, &w(ClaimState::Taken), 2),
             Ok(ClaimEffect::Unchanged),
             "re-sent claim"
         );
@@ -356,7 +392,7 @@ mod tests {
             ClaimState::ControllerDetached,
         ] {
             assert_eq!(
-                apply_claim(&mut v, &mut claims, true, &w(s), 3),
+                apply(&mut v, &mut claims, true, &w(s), 3),
                 Ok(ClaimEffect::Released(s))
             );
             // Still in use: a second writer is refused while the first is being released.
@@ -366,18 +402,16 @@ mod tests {
                 AccessMode::SingleNodeWriter,
                 ClaimState::Taken,
             );
-            assert_eq!(
-                apply_claim(&mut v, &mut claims, true, &other, 4),
-                Err(MAX.to_string())
-            );
+            assert_eq!(apply(&mut v, &mut claims, true, &other, 4), Err(MAX));
         }
-        assert!(
-            apply_claim(&mut v, &mut claims, true, &w(ClaimState::Unpublishing), 5)
+        assert_eq!(
+            apply(&mut v, &mut claims, true, &w(ClaimState::Unpublishing), 5)
                 .expect_err("backwards")
-                .contains("cannot go back")
+                .to_string(),
+            "claim is already controller-detached; a release cannot go back to unpublishing"
         );
         assert_eq!(
-            apply_claim(&mut v, &mut claims, true, &w(ClaimState::ReadyToFree), 6),
+            apply(&mut v, &mut claims, true, &w(ClaimState::ReadyToFree), 6),
             Ok(ClaimEffect::Freed)
         );
         assert!(claims.is_empty());
@@ -387,9 +421,23 @@ mod tests {
             "modes reset"
         );
         assert_eq!(
-            apply_claim(&mut v, &mut claims, true, &w(ClaimState::ReadyToFree), 7),
+            apply(&mut v, &mut claims, true, &w(ClaimState::ReadyToFree), 7),
             Ok(ClaimEffect::Unchanged)
         );
+    }
+
+    #[test]
+    fn a_skipped_limit_lets_a_second_writer_in() {
+        let (mut v, mut claims) = held(AccessMode::SingleNodeWriter, 0, 1);
+        let r = req(
+            "second",
+            ClaimMode::Write,
+            AccessMode::SingleNodeWriter,
+            ClaimState::Taken,
+        );
+        let skipped = apply_claim(&mut v, &mut claims, true, &r, 1, ClaimLimit::Skipped);
+        assert_eq!(skipped, Ok(ClaimEffect::Claimed));
+        assert_eq!(claims.len(), 2);
     }
 
     #[test]
@@ -403,19 +451,19 @@ mod tests {
         );
         r.attachment_mode = AttachmentMode::BlockDevice;
         assert_eq!(
-            apply_claim(&mut v, &mut claims, true, &r, 1),
-            Err("cannot change attachment mode of claimed volume".into())
+            apply(&mut v, &mut claims, true, &r, 1),
+            Err(ClaimRefusal::AttachmentModeConflict)
         );
         r.attachment_mode = AttachmentMode::FileSystem;
         assert_eq!(
-            apply_claim(&mut v, &mut claims, false, &r, 1),
-            Err(UNSCHED.into()),
+            apply(&mut v, &mut claims, false, &r, 1),
+            Err(UNSCHED),
             "plugin unhealthy"
         );
         v.resource_exhausted = Some("2026-01-01T00:00:00Z".into());
         assert_eq!(
-            apply_claim(&mut v, &mut claims, true, &r, 1),
-            Err(UNSCHED.into()),
+            apply(&mut v, &mut claims, true, &r, 1),
+            Err(UNSCHED),
             "exhausted"
         );
     }

@@ -7,9 +7,9 @@ mod merge;
 mod validate;
 
 pub use claim::{
-    ClaimEffect, ClaimRequest, apply_claim, has_free_read_claims, has_free_write_claims,
-    read_schedulable, write_schedulable,
+    ClaimEffect, ClaimLimit, ClaimRefusal, ClaimRequest, apply_claim, has_free_read_claims,
+    has_free_write_claims, read_schedulable, write_schedulable,
 };
 pub use humanize::bytes_si;
 pub use merge::{MergeError, merge_update};
-pub use validate::{RawModes, validate};
+pub use validate::{RawModes, validate, validate_claim};

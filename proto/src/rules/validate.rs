@@ -1,7 +1,9 @@
-//! `CSIVolume.Validate()` with Nomad's messages, in Nomad's order, plus this project's checks
-//! (Part A D9): modes must be real CSI modes, and capacity min may not exceed max.
+//! `CSIVolume.Validate()` with Nomad's messages, in Nomad's order, plus this project's checks:
+//! modes must be real CSI modes, and capacity min may not exceed max, on new volumes too. The
+//! same for a claim request.
 
-use crate::model::{AccessMode, AttachmentMode, Volume};
+use super::ClaimRequest;
+use crate::model::{AccessMode, AttachmentMode, ClaimMode, ClaimState, Volume};
 
 /// What the user wrote for modes, kept as text so that an unknown one can be named.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,22 +44,40 @@ pub fn validate(v: &Volume, raw: &RawModes) -> Vec<String> {
     for _ in 0..missing_segments(&req.preferred) {
         errs.push("preferred topology is missing segments field".to_string());
     }
-    for m in &raw.access {
-        if m.parse::<AccessMode>().is_err() {
-            errs.push(format!("unknown access mode {m:?}"));
-        }
-    }
-    for m in &raw.attachment {
-        if m.parse::<AttachmentMode>().is_err() {
-            errs.push(format!("unknown attachment mode {m:?}"));
-        }
-    }
+    errs.extend(unknown_modes(raw));
     if v.requested_capacity_max > 0 && v.requested_capacity_max < v.requested_capacity_min {
         errs.push(format!(
             "max requested capacity ({}) less than or equal to min ({})",
             super::bytes_si(v.requested_capacity_max),
             super::bytes_si(v.requested_capacity_min)
         ));
+    }
+    errs
+}
+
+fn unknown_modes(raw: &RawModes) -> impl Iterator<Item = String> + '_ {
+    let access = raw
+        .access
+        .iter()
+        .filter(|m| m.parse::<AccessMode>().is_err())
+        .map(|m| format!("unknown access mode {m:?}"));
+    let attachment = raw
+        .attachment
+        .iter()
+        .filter(|m| m.parse::<AttachmentMode>().is_err())
+        .map(|m| format!("unknown attachment mode {m:?}"));
+    access.chain(attachment)
+}
+
+/// Every problem with a claim request, in order; empty when it is valid.
+pub fn validate_claim(req: &ClaimRequest, raw: &RawModes) -> Vec<String> {
+    let mut errs = Vec::new();
+    if req.allocation_id.is_empty() {
+        errs.push("missing allocation ID".to_string());
+    }
+    errs.extend(unknown_modes(raw));
+    if req.state == ClaimState::Taken && req.mode != ClaimMode::Gc && req.node_id.is_empty() {
+        errs.push("missing node ID".to_string());
     }
     errs
 }

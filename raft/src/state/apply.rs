@@ -2,6 +2,7 @@
 //! the set of touched records out. No clock, randomness or I/O here.
 
 use super::tables::State;
+use stowage_proto::rules::ClaimLimit;
 use stowage_proto::{
     Command, CommandResponse, DomainError, Namespace, Outcome, Plugin, Request, VolumeKey,
 };
@@ -22,6 +23,18 @@ impl State {
         &mut self,
         req: &Request,
         index: u64,
+        touched: &mut Vec<Touched>,
+    ) -> CommandResponse {
+        self.apply_with(req, index, ClaimLimit::Enforced, touched)
+    }
+
+    /// `apply`, with the claim limit as given: a node always enforces it, except in the chaos
+    /// suite's deliberately wrong builds.
+    pub fn apply_with(
+        &mut self,
+        req: &Request,
+        index: u64,
+        limit: ClaimLimit,
         touched: &mut Vec<Touched>,
     ) -> CommandResponse {
         let result = match &req.command {
@@ -45,8 +58,8 @@ impl State {
                 &VolumeKey::new(namespace, volume_id),
                 request,
                 *cas,
-                index,
-                req.time_ns,
+                (index, req.time_ns),
+                limit,
                 touched,
             ),
             Command::DetachNode {

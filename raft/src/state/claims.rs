@@ -4,7 +4,7 @@
 use super::apply::Touched;
 use super::tables::State;
 use std::collections::BTreeMap;
-use stowage_proto::rules::{ClaimEffect, ClaimRequest, apply_claim};
+use stowage_proto::rules::{ClaimEffect, ClaimLimit, ClaimRequest, apply_claim};
 use stowage_proto::{
     AccessMode, AttachmentMode, Claim, ClaimAction, ClaimEvent, ClaimState, DomainError, Outcome,
     VolumeKey,
@@ -34,14 +34,14 @@ impl State {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Takes, advances or releases one claim at log position `(index, now)`.
     pub(super) fn claim(
         &mut self,
         key: &VolumeKey,
         req: &ClaimRequest,
         cas: Option<u64>,
-        index: u64,
-        now: i64,
+        (index, now): (u64, i64),
+        limit: ClaimLimit,
         touched: &mut Vec<Touched>,
     ) -> Result<Outcome, DomainError> {
         let Some(stored) = self.volumes.get(key) else {
@@ -63,14 +63,13 @@ impl State {
         let mut volume = stored.clone();
         let before = self.claims.get(key).cloned().unwrap_or_default();
         let mut claims = before.clone();
-        let effect =
-            apply_claim(&mut volume, &mut claims, schedulable, req, now).map_err(|reason| {
-                DomainError::ClaimRefused {
-                    alloc: req.allocation_id.clone(),
-                    id: key.id.clone(),
-                    reason,
-                }
-            })?;
+        let effect = apply_claim(&mut volume, &mut claims, schedulable, req, now, limit).map_err(
+            |reason| DomainError::ClaimRefused {
+                alloc: req.allocation_id.clone(),
+                id: key.id.clone(),
+                reason,
+            },
+        )?;
         let (action, state) = match effect {
             ClaimEffect::Unchanged => {
                 return Ok(Outcome::Claimed {
@@ -104,7 +103,8 @@ impl State {
         })
     }
 
-    /// Frees every claim `node` holds on the volume, in this one write (Part A D6).
+    /// Frees every claim `node` holds on the volume, in this one write: the operator's word that
+    /// the node no longer uses it.
     pub(super) fn detach(
         &mut self,
         key: &VolumeKey,

@@ -4,6 +4,7 @@
 mod apply;
 mod audit;
 mod claims;
+mod list;
 mod tables;
 mod volumes;
 

@@ -3,6 +3,7 @@
 use crate::types::{LogId, StoredMembership};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use stowage_proto::api::VolumeRef;
 use stowage_proto::{Claim, Namespace, Plugin, Volume, VolumeKey};
 
 /// The highest log index that changed each table; Nomad's `X-Nomad-Index` for reads. Claim
@@ -111,7 +112,7 @@ impl State {
     pub(super) fn detail(&self, v: &Volume) -> stowage_proto::VolumeDetail {
         stowage_proto::VolumeDetail {
             volume: v.clone(),
-            claims: self.claims_of(&v.key()).cloned().collect(),
+            claims: self.claims.get(&v.key()).cloned().unwrap_or_default(),
             plugin: self.plugins.get(&v.plugin_id).cloned(),
         }
     }
@@ -119,39 +120,22 @@ impl State {
     pub fn claims_of(&self, key: &VolumeKey) -> impl Iterator<Item = &Claim> {
         self.claims.get(key).into_iter().flat_map(|m| m.values())
     }
-}
 
-impl State {
-    /// Answers a typed read from this state, with the table index it reflects.
-    pub fn query(&self, q: &stowage_proto::Query) -> (stowage_proto::QueryResult, u64) {
-        use stowage_proto::{Query, QueryResult};
-        match q {
-            Query::Volume { namespace, id } => {
-                let key = VolumeKey::new(namespace.clone(), id.clone());
-                let v = self.volumes.get(&key).map(|v| Box::new(self.detail(v)));
-                (QueryResult::Volume(v), self.indexes.volumes)
-            }
-            Query::Volumes { namespace } => {
-                let vols = self
-                    .volumes
-                    .values()
-                    .filter(|v| namespace.as_ref().is_none_or(|ns| &v.namespace == ns))
-                    .map(|v| self.detail(v))
-                    .collect();
-                (QueryResult::Volumes(vols), self.indexes.volumes)
-            }
-            Query::Plugins => (
-                QueryResult::Plugins(self.plugins.values().cloned().collect()),
-                self.indexes.plugins,
-            ),
-            Query::Plugin { id } => (
-                QueryResult::Plugin(self.plugins.get(id).cloned()),
-                self.indexes.plugins,
-            ),
-            Query::Namespaces => (
-                QueryResult::Namespaces(self.namespaces.values().cloned().collect()),
-                self.indexes.namespaces,
-            ),
+    /// The volume stored under `key`, with its claims and plugin, borrowed.
+    pub fn volume_ref(&self, key: &VolumeKey) -> Option<VolumeRef<'_>> {
+        let (key, volume) = self.volumes.get_key_value(key)?;
+        Some(self.volume_ref_at(key, volume))
+    }
+
+    pub(super) fn volume_ref_at<'a>(
+        &'a self,
+        key: &VolumeKey,
+        volume: &'a Volume,
+    ) -> VolumeRef<'a> {
+        VolumeRef {
+            volume,
+            claims: self.claims.get(key),
+            plugin: self.plugins.get(&volume.plugin_id),
         }
     }
 }

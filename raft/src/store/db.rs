@@ -1,6 +1,7 @@
 //! Opening a node's data dir: one RocksDB with fixed column families, refusing a dir that belongs
 //! to another node or to something else entirely.
 
+use crate::faults::TestFaults;
 use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -68,6 +69,7 @@ pub enum OpenError {
 pub struct DataDir {
     pub(crate) db: Arc<DB>,
     path: PathBuf,
+    faults: TestFaults,
 }
 
 impl std::fmt::Debug for DataDir {
@@ -78,7 +80,7 @@ impl std::fmt::Debug for DataDir {
 
 impl DataDir {
     /// Opens (creating if empty) the data dir of node `node_id`.
-    pub fn open(path: &Path, node_id: u64) -> Result<Self, OpenError> {
+    pub fn open(path: &Path, node_id: u64, faults: TestFaults) -> Result<Self, OpenError> {
         let io = |source| OpenError::Io {
             path: path.to_path_buf(),
             source,
@@ -111,6 +113,7 @@ impl DataDir {
         let dir = DataDir {
             db: Arc::new(db),
             path: path.to_path_buf(),
+            faults,
         };
         dir.check_identity(node_id)?;
         Ok(dir)
@@ -185,8 +188,7 @@ impl DataDir {
     /// Writes what an acknowledgement depends on (log appends, applied state): synced, unless the
     /// test-only early-ack fault is on, which keeps it in memory only, as a buggy store would.
     pub(crate) async fn write_acked(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
-        use stowage_proto::unsafe_faults::{UnsafeFault, enabled};
-        if !enabled(UnsafeFault::EarlyAck) {
+        if !self.faults.early_ack() {
             return self.write_synced(batch).await;
         }
         let mut w = WriteOptions::default();
@@ -210,14 +212,14 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         std::fs::write(tmp.path().join("notes.txt"), "not ours").expect("write");
         assert!(matches!(
-            DataDir::open(tmp.path(), 1),
+            DataDir::open(tmp.path(), 1, TestFaults::default()),
             Err(OpenError::Foreign { .. })
         ));
 
         let tmp = tempfile::tempdir().expect("tempdir");
-        drop(DataDir::open(tmp.path(), 1).expect("open fresh"));
-        drop(DataDir::open(tmp.path(), 1).expect("reopen same node"));
-        match DataDir::open(tmp.path(), 2) {
+        drop(DataDir::open(tmp.path(), 1, TestFaults::default()).expect("open fresh"));
+        drop(DataDir::open(tmp.path(), 1, TestFaults::default()).expect("reopen same node"));
+        match DataDir::open(tmp.path(), 2, TestFaults::default()) {
             Err(OpenError::OtherNode {
                 found: 1,
                 expected: 2,

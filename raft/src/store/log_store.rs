@@ -1,7 +1,9 @@
 //! The Raft log and vote on RocksDB. An append is reported flushed only after its fsync, the vote
 //! is durable before `save_vote` returns, and the purge point is persisted before entries go.
+//! Range reads and deletes run off the async workers.
 
 use super::db::{CF_LOGS, CF_META, DataDir};
+use super::state_machine::blocking;
 use crate::types::{Entry, LogId, TypeConfig, Vote};
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::{OptionalSend, entry::RaftEntry};
@@ -73,24 +75,32 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(&i) => i.saturating_add(1),
             Bound::Unbounded => 0,
         };
-        let cf = self.dir.cf(CF_LOGS);
-        let from = index_key(start);
-        let mut out = Vec::new();
-        for item in self
-            .dir
-            .db
-            .iterator_cf(cf, IteratorMode::From(&from, Direction::Forward))
-        {
-            let (key, value) = item.map_err(io::Error::other)?;
-            let bytes: [u8; 8] = key.as_ref().try_into().map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidData, "log key is not 8 bytes")
-            })?;
-            if !range.contains(&u64::from_be_bytes(bytes)) {
-                break;
+        let end = match range.end_bound() {
+            Bound::Included(&i) => Bound::Included(i),
+            Bound::Excluded(&i) => Bound::Excluded(i),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let dir = self.dir.clone();
+        blocking(move || {
+            let cf = dir.cf(CF_LOGS);
+            let from = index_key(start);
+            let mut out = Vec::new();
+            for item in dir
+                .db
+                .iterator_cf(cf, IteratorMode::From(&from, Direction::Forward))
+            {
+                let (key, value) = item.map_err(io::Error::other)?;
+                let bytes: [u8; 8] = key.as_ref().try_into().map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidData, "log key is not 8 bytes")
+                })?;
+                if !(Bound::Included(start), end).contains(&u64::from_be_bytes(bytes)) {
+                    break;
+                }
+                out.push(codec::decode(&value)?);
             }
-            out.push(codec::decode(&value)?);
-        }
-        Ok(out)
+            Ok(out)
+        })
+        .await
     }
 
     async fn read_vote(&mut self) -> io::Result<Option<Vote>> {
@@ -175,10 +185,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // The purge point goes to disk first: a crash between the two steps must never leave a
         // log that starts after a point nobody recorded.
         self.put_meta_synced(KEY_PURGED, &log_id).await?;
-        let cf = self.dir.cf(CF_LOGS);
-        self.dir
-            .db
-            .delete_range_cf(cf, index_key(0), index_key(log_id.index() + 1))
-            .map_err(io::Error::other)
+        let dir = self.dir.clone();
+        blocking(move || {
+            dir.db
+                .delete_range_cf(dir.cf(CF_LOGS), index_key(0), index_key(log_id.index() + 1))
+                .map_err(io::Error::other)
+        })
+        .await
     }
 }

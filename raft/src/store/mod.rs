@@ -4,6 +4,7 @@
 mod db;
 mod log_store;
 mod reader;
+mod snapshot_blob;
 mod state_machine;
 
 pub use db::{DataDir, OpenError};

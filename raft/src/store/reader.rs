@@ -4,8 +4,8 @@
 use super::state_machine::Shared;
 use crate::state::{State, TableIndexes};
 use crate::types::StoredMembership;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLockReadGuard};
 use stowage_proto::{VolumeKey, codec};
 
 /// A read-only handle on the state machine for readers and blocking queries.
@@ -25,29 +25,37 @@ impl StateReader {
         self.shared.claim_limit_breaches.load(Ordering::SeqCst)
     }
 
-    /// Reads the state under a short lock; never await while holding the guard.
-    pub fn state(&self) -> RwLockReadGuard<'_, State> {
-        self.shared.state.read().unwrap_or_else(|p| p.into_inner())
+    /// Runs `f` over the state under a short read lock.
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.shared.read().state)
     }
 
-    /// A hash of every table and the applied index it describes, taken at one moment.
+    /// A hash of every table and the applied index it describes, taken at one moment. Copies
+    /// the whole state: call it off the async workers (`digest_off_runtime`).
     pub fn digest(&self) -> (u64, u64) {
         use std::hash::{Hash, Hasher};
-        let state = self.state();
-        let index = self.last_applied_index();
-        let image = state.image(None, StoredMembership::default());
+        let (index, image) = {
+            let m = self.shared.read();
+            (
+                m.applied_index(),
+                m.state.image(None, StoredMembership::default()),
+            )
+        };
         let mut h = std::hash::DefaultHasher::new();
         codec::encode(&image).unwrap_or_default().hash(&mut h);
         (index, h.finish())
     }
 
+    /// `digest` on a blocking thread.
+    pub async fn digest_off_runtime(&self) -> (u64, u64) {
+        let reader = self.clone();
+        tokio::task::spawn_blocking(move || reader.digest())
+            .await
+            .unwrap_or_default()
+    }
+
     pub fn last_applied_index(&self) -> u64 {
-        let a = self
-            .shared
-            .applied
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        a.last.as_ref().map_or(0, |l| l.index())
+        self.shared.read().applied_index()
     }
 
     pub fn subscribe_tables(&self) -> tokio::sync::watch::Receiver<TableIndexes> {
@@ -57,7 +65,7 @@ impl StateReader {
     /// Subscribes to changes of one volume; the value is the index of its last change.
     pub fn subscribe_volume(&self, key: &VolumeKey) -> tokio::sync::watch::Receiver<u64> {
         self.shared.notifier.subscribe_volume(key, || {
-            self.state().volumes.get(key).map_or(0, |v| v.modify_index)
+            self.read(|s| s.volumes.get(key).map_or(0, |v| v.modify_index))
         })
     }
 

@@ -1,20 +1,24 @@
 //! The persistent state machine: tables in memory for reads, written through to RocksDB in one
-//! synced WriteBatch per apply batch together with last-applied and membership.
+//! synced WriteBatch per apply batch together with last-applied and membership. The tables and
+//! the applied position live behind one lock, so no reader ever pairs one with the other's
+//! past.
 
 use super::db::{CF_CLAIMS, CF_NAMESPACES, CF_PLUGINS, CF_SM_META, CF_VOLUMES, DataDir};
 use super::reader::StateReader;
+use super::snapshot_blob;
+use crate::faults::TestFaults;
 use crate::notify::Notifier;
-use crate::state::{State, StateImage, TableIndexes, Touched};
+use crate::state::{ClaimRecord, State, StateImage, TableIndexes, Touched};
 use crate::types::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 use futures::StreamExt;
 use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
 use rocksdb::{IteratorMode, WriteBatch};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use stowage_proto::{CommandResponse, Outcome, VolumeKey, codec};
 
 const KEY_APPLIED: &[u8] = b"last_applied";
@@ -41,28 +45,45 @@ fn claim_key(k: &VolumeKey, alloc: &str) -> Vec<u8> {
     .concat()
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredSnapshot {
-    meta: SnapshotMeta,
-    data: Vec<u8>,
+/// The tables and the Raft position they describe: always read and replaced together.
+#[derive(Debug)]
+pub(super) struct Machine {
+    pub(super) state: State,
+    pub(super) last_applied: Option<LogId>,
+    pub(super) membership: StoredMembership,
 }
 
-#[derive(Debug)]
-pub(super) struct Applied {
-    pub(super) last: Option<LogId>,
-    membership: StoredMembership,
+impl Machine {
+    pub(super) fn applied_index(&self) -> u64 {
+        self.last_applied.as_ref().map_or(0, |l| l.index())
+    }
+
+    fn image(&self) -> StateImage {
+        self.state.image(self.last_applied, self.membership.clone())
+    }
 }
 
 /// Shared between openraft's state machine worker, snapshot builders and readers.
 #[derive(Debug)]
 pub(super) struct Shared {
     dir: DataDir,
-    pub(super) state: RwLock<State>,
-    pub(super) applied: Mutex<Applied>,
+    machine: RwLock<Machine>,
     pub(super) notifier: Notifier,
     /// Applied entries after which the claim-limit audit found a volume over its limit, on this
     /// node, ever (kept in this node's own metadata; it is not replicated state).
     pub(super) claim_limit_breaches: AtomicU64,
+    faults: TestFaults,
+}
+
+impl Shared {
+    /// The machine for reading; never held across an await.
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, Machine> {
+        self.machine.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Machine> {
+        self.machine.write().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The openraft state machine. Clones share one state.
@@ -73,13 +94,13 @@ pub struct StateMachineStore {
 
 impl StateMachineStore {
     /// Loads the persisted state of `dir`.
-    pub fn open(dir: DataDir) -> io::Result<Self> {
+    pub fn open(dir: DataDir, faults: TestFaults) -> io::Result<Self> {
         let get = |key: &[u8]| -> io::Result<Option<Vec<u8>>> {
             dir.db
                 .get_cf(dir.cf(CF_SM_META), key)
                 .map_err(io::Error::other)
         };
-        let last: Option<LogId> = get(KEY_APPLIED)?
+        let last_applied: Option<LogId> = get(KEY_APPLIED)?
             .map(|b| codec::decode(&b))
             .transpose()?
             .flatten();
@@ -100,11 +121,10 @@ impl StateMachineStore {
             indexes,
             ..State::default()
         };
-        for v in load_all(&dir, CF_VOLUMES)? {
-            let v: stowage_proto::Volume = v;
+        for v in load_all::<stowage_proto::Volume>(&dir, CF_VOLUMES)? {
             state.volumes.insert(v.key(), v);
         }
-        for rec in load_all::<crate::state::ClaimRecord>(&dir, CF_CLAIMS)? {
+        for rec in load_all::<ClaimRecord>(&dir, CF_CLAIMS)? {
             state
                 .claims
                 .entry(rec.volume)
@@ -121,10 +141,14 @@ impl StateMachineStore {
         Ok(Self {
             shared: Arc::new(Shared {
                 dir,
-                state: RwLock::new(state),
-                applied: Mutex::new(Applied { last, membership }),
+                machine: RwLock::new(Machine {
+                    state,
+                    last_applied,
+                    membership,
+                }),
                 notifier,
                 claim_limit_breaches: AtomicU64::new(breaches),
+                faults,
             }),
         })
     }
@@ -132,63 +156,57 @@ impl StateMachineStore {
     pub fn reader(&self) -> StateReader {
         StateReader::new(self.shared.clone())
     }
+}
 
-    fn applied(&self) -> std::sync::MutexGuard<'_, Applied> {
-        self.shared
-            .applied
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Puts every touched record's current value (or its absence) into `batch`.
-    fn stage(&self, state: &State, touched: &[Touched], batch: &mut WriteBatch) -> io::Result<()> {
-        let dir = &self.shared.dir;
-        for t in touched {
-            match t {
-                Touched::Volume(k) => put_or_delete(
-                    batch,
-                    dir.cf(CF_VOLUMES),
-                    volume_key(k),
-                    state.volumes.get(k),
-                )?,
-                Touched::Claim(k, alloc) => {
-                    let rec = state.claims.get(k).and_then(|m| m.get(alloc)).map(|c| {
-                        crate::state::ClaimRecord {
-                            volume: k.clone(),
-                            claim: c.clone(),
-                        }
+/// Puts every touched record's current value (or its absence) into `batch`.
+fn stage(
+    dir: &DataDir,
+    state: &State,
+    touched: &[Touched],
+    batch: &mut WriteBatch,
+) -> io::Result<()> {
+    for t in touched {
+        match t {
+            Touched::Volume(k) => put_or_delete(
+                batch,
+                dir.cf(CF_VOLUMES),
+                volume_key(k),
+                state.volumes.get(k),
+            )?,
+            Touched::Claim(k, alloc) => {
+                let rec = state
+                    .claims
+                    .get(k)
+                    .and_then(|m| m.get(alloc))
+                    .map(|c| ClaimRecord {
+                        volume: k.clone(),
+                        claim: c.clone(),
                     });
-                    put_or_delete(batch, dir.cf(CF_CLAIMS), claim_key(k, alloc), rec.as_ref())?
-                }
-                Touched::Plugin(id) => put_or_delete(
-                    batch,
-                    dir.cf(CF_PLUGINS),
-                    id.as_bytes().to_vec(),
-                    state.plugins.get(id),
-                )?,
-                Touched::Namespace(n) => put_or_delete(
-                    batch,
-                    dir.cf(CF_NAMESPACES),
-                    n.as_bytes().to_vec(),
-                    state.namespaces.get(n),
-                )?,
+                put_or_delete(batch, dir.cf(CF_CLAIMS), claim_key(k, alloc), rec.as_ref())?
             }
+            Touched::Plugin(id) => put_or_delete(
+                batch,
+                dir.cf(CF_PLUGINS),
+                id.as_bytes().to_vec(),
+                state.plugins.get(id),
+            )?,
+            Touched::Namespace(n) => put_or_delete(
+                batch,
+                dir.cf(CF_NAMESPACES),
+                n.as_bytes().to_vec(),
+                state.namespaces.get(n),
+            )?,
         }
-        Ok(())
     }
+    Ok(())
+}
 
-    fn stage_meta(
-        &self,
-        batch: &mut WriteBatch,
-        applied: &Applied,
-        indexes: &TableIndexes,
-    ) -> io::Result<()> {
-        let cf = self.shared.dir.cf(CF_SM_META);
-        batch.put_cf(cf, KEY_APPLIED, codec::encode(&applied.last)?);
-        batch.put_cf(cf, KEY_MEMBERSHIP, codec::encode(&applied.membership)?);
-        batch.put_cf(cf, KEY_INDEXES, codec::encode(indexes)?);
-        Ok(())
-    }
+fn stage_meta(dir: &DataDir, batch: &mut WriteBatch, m: &Machine) -> io::Result<()> {
+    let cf = dir.cf(CF_SM_META);
+    batch.put_cf(cf, KEY_APPLIED, codec::encode(&m.last_applied)?);
+    batch.put_cf(cf, KEY_MEMBERSHIP, codec::encode(&m.membership)?);
+    batch.put_cf(cf, KEY_INDEXES, codec::encode(&m.state.indexes)?);
+    Ok(())
 }
 
 fn put_or_delete<T: Serialize>(
@@ -214,20 +232,75 @@ fn load_all<T: serde::de::DeserializeOwned>(dir: &DataDir, cf: &str) -> io::Resu
         .collect()
 }
 
+/// Runs blocking storage work (RocksDB reads, snapshot encoding) off the async workers, so a
+/// large state never delays heartbeats.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// A whole new machine from a snapshot's bytes, and the batch that makes the disk hold exactly it.
+fn prepare_install(
+    dir: &DataDir,
+    meta: &SnapshotMeta,
+    snapshot: &[u8],
+) -> io::Result<(Machine, WriteBatch)> {
+    let image: StateImage = codec::decode(snapshot)?;
+    let state = State::from_image(&image);
+    let mut write = WriteBatch::default();
+    for cf in [CF_VOLUMES, CF_CLAIMS, CF_PLUGINS, CF_NAMESPACES] {
+        write.delete_range_cf(dir.cf(cf), &b""[..], KEY_END);
+    }
+    let everything: Vec<Touched> = state
+        .volumes
+        .keys()
+        .map(|k| Touched::Volume(k.clone()))
+        .chain(
+            state
+                .claims
+                .iter()
+                .flat_map(|(k, m)| m.keys().map(|a| Touched::Claim(k.clone(), a.clone()))),
+        )
+        .chain(state.plugins.keys().map(|p| Touched::Plugin(p.clone())))
+        .chain(
+            state
+                .namespaces
+                .keys()
+                .map(|n| Touched::Namespace(n.clone())),
+        )
+        .collect();
+    stage(dir, &state, &everything, &mut write)?;
+    let machine = Machine {
+        state,
+        last_applied: meta.last_log_id,
+        membership: meta.last_membership.clone(),
+    };
+    stage_meta(dir, &mut write, &machine)?;
+    write.put_cf(
+        dir.cf(CF_SM_META),
+        KEY_SNAPSHOT,
+        snapshot_blob::encode(meta, snapshot)?,
+    );
+    Ok((machine, write))
+}
+
 impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotData = SnapshotData;
     type SnapshotBuilder = Self;
 
     async fn applied_state(&mut self) -> io::Result<(Option<LogId>, StoredMembership)> {
-        let a = self.applied();
-        Ok((a.last, a.membership.clone()))
+        let m = self.shared.read();
+        Ok((m.last_applied, m.membership.clone()))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> io::Result<()>
     where
         Strm: futures::Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
     {
-        // Gather the batch first: the state lock is never held across an await.
+        // Gather the batch first: the lock is never held across an await.
         let mut batch_entries = Vec::new();
         while let Some(item) = entries.next().await {
             batch_entries.push(item?);
@@ -239,24 +312,25 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let mut breaches = 0;
         let mut replies = Vec::with_capacity(batch_entries.len());
         let mut write = WriteBatch::default();
+        let dir = &self.shared.dir;
+        let limit = self.shared.faults.claim_limit();
         let (indexes, last_index) = {
-            let mut state = self.shared.state.write().unwrap_or_else(|p| p.into_inner());
-            let mut applied = self.applied();
+            let mut m = self.shared.write();
             for (entry, responder) in batch_entries {
                 let log_id = entry.log_id();
                 let index = log_id.index();
                 let response = match entry.payload {
                     EntryPayload::Normal(ref req) => {
                         let from = touched.len();
-                        let response = state.apply(req, index, &mut touched);
-                        for breach in state.claim_limit_breaches(&touched[from..]) {
+                        let response = m.state.apply_with(req, index, limit, &mut touched);
+                        for breach in m.state.claim_limit_breaches(&touched[from..]) {
                             tracing::error!(index, "claim-limit audit: {breach}");
                             breaches += 1;
                         }
                         response
                     }
-                    EntryPayload::Membership(ref m) => {
-                        applied.membership = StoredMembership::new(Some(log_id), m.clone());
+                    EntryPayload::Membership(ref mem) => {
+                        m.membership = StoredMembership::new(Some(log_id), mem.clone());
                         CommandResponse {
                             index,
                             table_index: index,
@@ -269,29 +343,22 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                         result: Ok(Outcome::Done),
                     },
                 };
-                applied.last = Some(log_id);
+                m.last_applied = Some(log_id);
                 replies.push((responder, response));
             }
-            self.stage(&state, &touched, &mut write)?;
-            self.stage_meta(&mut write, &applied, &state.indexes)?;
+            stage(dir, &m.state, &touched, &mut write)?;
+            stage_meta(dir, &mut write, &m)?;
             if breaches > 0 {
                 let total = self
                     .shared
                     .claim_limit_breaches
                     .fetch_add(breaches, Ordering::SeqCst)
                     + breaches;
-                write.put_cf(
-                    self.shared.dir.cf(CF_SM_META),
-                    KEY_BREACHES,
-                    codec::encode(&total)?,
-                );
+                write.put_cf(dir.cf(CF_SM_META), KEY_BREACHES, codec::encode(&total)?);
             }
-            (
-                state.indexes,
-                applied.last.as_ref().map_or(0, |l| l.index()),
-            )
+            (m.state.indexes, m.applied_index())
         };
-        self.shared.dir.write_acked(write).await?;
+        dir.write_acked(write).await?;
         let changed: Vec<(&VolumeKey, u64)> = touched
             .iter()
             .filter_map(|t| match t {
@@ -317,66 +384,31 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         meta: &SnapshotMeta,
         snapshot: SnapshotData,
     ) -> io::Result<()> {
-        let image: StateImage = codec::decode(&snapshot)?;
-        let new_state = State::from_image(&image);
-        let dir = &self.shared.dir;
-        let mut write = WriteBatch::default();
-        for cf in [CF_VOLUMES, CF_CLAIMS, CF_PLUGINS, CF_NAMESPACES] {
-            write.delete_range_cf(dir.cf(cf), &b""[..], KEY_END);
-        }
-        let everything: Vec<Touched> = new_state
-            .volumes
-            .keys()
-            .map(|k| Touched::Volume(k.clone()))
-            .chain(
-                new_state
-                    .claims
-                    .iter()
-                    .flat_map(|(k, m)| m.keys().map(|a| Touched::Claim(k.clone(), a.clone()))),
-            )
-            .chain(new_state.plugins.keys().map(|p| Touched::Plugin(p.clone())))
-            .chain(
-                new_state
-                    .namespaces
-                    .keys()
-                    .map(|n| Touched::Namespace(n.clone())),
-            )
-            .collect();
-        self.stage(&new_state, &everything, &mut write)?;
-        let applied = Applied {
-            last: meta.last_log_id,
-            membership: meta.last_membership.clone(),
-        };
-        self.stage_meta(&mut write, &applied, &new_state.indexes)?;
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data: snapshot,
-        };
-        write.put_cf(dir.cf(CF_SM_META), KEY_SNAPSHOT, codec::encode(&stored)?);
-        dir.write_synced(write).await?;
-
-        let indexes = new_state.indexes;
-        let index = applied.last.as_ref().map_or(0, |l| l.index());
-        *self.shared.state.write().unwrap_or_else(|p| p.into_inner()) = new_state;
-        *self.applied() = applied;
+        let dir = self.shared.dir.clone();
+        let meta_owned = meta.clone();
+        let (machine, write) =
+            blocking(move || prepare_install(&dir, &meta_owned, &snapshot)).await?;
+        self.shared.dir.write_synced(write).await?;
+        let (indexes, index) = (machine.state.indexes, machine.applied_index());
+        *self.shared.write() = machine;
         self.shared.notifier.publish_everything(indexes, index);
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> io::Result<Option<Snapshot>> {
-        let dir = &self.shared.dir;
-        let Some(bytes) = dir
-            .db
-            .get_cf(dir.cf(CF_SM_META), KEY_SNAPSHOT)
-            .map_err(io::Error::other)?
-        else {
-            return Ok(None);
-        };
-        let stored: StoredSnapshot = codec::decode(&bytes)?;
-        Ok(Some(Snapshot {
-            meta: stored.meta,
-            snapshot: stored.data,
-        }))
+        let dir = self.shared.dir.clone();
+        blocking(move || {
+            let Some(bytes) = dir
+                .db
+                .get_cf(dir.cf(CF_SM_META), KEY_SNAPSHOT)
+                .map_err(io::Error::other)?
+            else {
+                return Ok(None);
+            };
+            let (meta, snapshot) = snapshot_blob::decode(&bytes)?;
+            Ok(Some(Snapshot { meta, snapshot }))
+        })
+        .await
     }
 }
 
@@ -384,31 +416,25 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     type SnapshotData = SnapshotData;
 
     async fn build_snapshot(&mut self) -> io::Result<Snapshot> {
-        // State and applied position are read under the state lock, so they describe one moment.
-        let image = {
-            let state = self.shared.state.read().unwrap_or_else(|p| p.into_inner());
-            let a = self.applied();
-            state.image(a.last, a.membership.clone())
-        };
-        let meta = SnapshotMeta {
-            last_log_id: image.last_applied,
-            last_membership: image.membership.clone(),
-        };
-        let data = codec::encode(&image)?;
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data,
-        };
+        let shared = self.shared.clone();
+        let (meta, data, stored) = blocking(move || {
+            // Tables and position are copied under one read lock, so they describe one moment.
+            let image = shared.read().image();
+            let meta = SnapshotMeta {
+                last_log_id: image.last_applied,
+                last_membership: image.membership.clone(),
+            };
+            let data = codec::encode(&image)?;
+            let stored = snapshot_blob::encode(&meta, &data)?;
+            Ok((meta, data, stored))
+        })
+        .await?;
         let mut write = WriteBatch::default();
-        write.put_cf(
-            self.shared.dir.cf(CF_SM_META),
-            KEY_SNAPSHOT,
-            codec::encode(&stored)?,
-        );
+        write.put_cf(self.shared.dir.cf(CF_SM_META), KEY_SNAPSHOT, stored);
         self.shared.dir.write_synced(write).await?;
         Ok(Snapshot {
             meta,
-            snapshot: stored.data,
+            snapshot: data,
         })
     }
 }

@@ -1,12 +1,12 @@
 //! The cluster under test: each node on its own loopback address with a proxy in front of its RPC
 //! port, and the `Nodes` trait through which faults stop, start, pause and wipe nodes. Real
-//! processes implement it here; the in-process runner implements it over `Agent`s.
+//! processes implement it here; the test kit implements it over agents in its own process.
 
 use super::proxy::{Links, Proxy};
+use rustix::process::{Pid, Signal, kill_process};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -122,39 +122,55 @@ pub trait Nodes {
     fn logs(&self) -> Vec<PathBuf>;
 }
 
-/// Real `stowage agent` processes.
+/// Where one agent process keeps its data and its log.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    pub node: NodeAddrs,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+}
+
+/// How to start the agent of a slot: the caller knows the agent's command line; this runner only
+/// starts, stops, freezes and wipes what it gets.
+pub type Launch = Box<dyn Fn(&Slot) -> std::io::Result<Command> + Send + Sync>;
+
+/// Real agent processes.
 pub struct Processes {
-    exe: PathBuf,
-    dir: PathBuf,
-    nodes: Vec<NodeAddrs>,
-    peers: String,
-    unsafe_fault: Option<String>,
+    launch: Launch,
+    slots: Vec<Slot>,
     children: HashMap<u64, Child>,
 }
 
+/// Sends `signal` to a child this runner started and has not reaped.
+fn signal(child: &Child, signal: Signal) -> bool {
+    child
+        .id()
+        .and_then(|p| i32::try_from(p).ok())
+        .and_then(Pid::from_raw)
+        .is_some_and(|pid| kill_process(pid, signal).is_ok())
+}
+
 impl Processes {
-    pub fn new(exe: PathBuf, dir: &Path, net: &Net, unsafe_fault: Option<String>) -> Processes {
-        let peers = net
-            .peers()
+    /// Agents for every node of `net`, each with its data dir and log under `dir`.
+    pub fn new(dir: &Path, net: &Net, launch: Launch) -> Processes {
+        let slots = net
+            .nodes
             .iter()
-            .map(|(id, a)| format!("{id}={a}"))
-            .collect::<Vec<_>>()
-            .join(",");
+            .map(|n| Slot {
+                node: n.clone(),
+                data_dir: dir.join(format!("node{}", n.id)),
+                log: dir.join(format!("node{}.log", n.id)),
+            })
+            .collect();
         Processes {
-            exe,
-            dir: dir.to_path_buf(),
-            nodes: net.nodes.clone(),
-            peers,
-            unsafe_fault,
+            launch,
+            slots,
             children: HashMap::new(),
         }
     }
 
-    fn pid(&self, id: u64) -> Option<i32> {
-        self.children
-            .get(&id)
-            .and_then(|c| c.id())
-            .and_then(|p| i32::try_from(p).ok())
+    fn slot(&self, id: u64) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.node.id == id)
     }
 }
 
@@ -167,51 +183,30 @@ impl Nodes for Processes {
     }
 
     async fn start(&mut self, id: u64) -> anyhow::Result<()> {
-        let Some(n) = self.nodes.iter().find(|n| n.id == id).cloned() else {
+        let Some(slot) = self.slot(id) else {
             anyhow::bail!("no node {id}");
         };
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(format!("node{id}.log")))?;
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("agent")
-            .args(["--node-id", &id.to_string()])
-            .arg("--data-dir")
-            .arg(self.dir.join(format!("node{id}")))
-            .args([
-                "--http-addr",
-                &n.http.to_string(),
-                "--rpc-addr",
-                &n.rpc.to_string(),
-                "--peer",
-                &self.peers,
-            ])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true);
-        if let Some(f) = &self.unsafe_fault {
-            cmd.env(crate::agent::UNSAFE_FAULT_ENV, f);
-        }
-        self.children.insert(id, cmd.spawn()?);
+        let child = (self.launch)(slot)?.spawn()?;
+        self.children.insert(id, child);
         Ok(())
     }
 
     fn pause(&mut self, id: u64) -> bool {
-        self.pid(id)
-            .map(|p| crate::signal::send(p, libc::SIGSTOP))
-            .is_some()
+        self.children
+            .get(&id)
+            .is_some_and(|c| signal(c, Signal::STOP))
     }
 
     fn resume(&mut self, id: u64) {
-        if let Some(p) = self.pid(id) {
-            crate::signal::send(p, libc::SIGCONT);
+        if let Some(c) = self.children.get(&id) {
+            signal(c, Signal::CONT);
         }
     }
 
     fn wipe(&mut self, id: u64) {
-        let _ = std::fs::remove_dir_all(self.dir.join(format!("node{id}")));
+        if let Some(slot) = self.slot(id) {
+            let _ = std::fs::remove_dir_all(&slot.data_dir);
+        }
     }
 
     fn running(&self, id: u64) -> bool {
@@ -219,23 +214,15 @@ impl Nodes for Processes {
     }
 
     fn logs(&self) -> Vec<PathBuf> {
-        self.nodes
-            .iter()
-            .map(|n| self.dir.join(format!("node{}.log", n.id)))
-            .collect()
+        self.slots.iter().map(|s| s.log.clone()).collect()
     }
 }
 
 impl Drop for Processes {
     fn drop(&mut self) {
         // Never leave a frozen node behind: resume, then kill_on_drop ends it.
-        for pid in self
-            .children
-            .values()
-            .filter_map(|c| c.id())
-            .filter_map(|p| i32::try_from(p).ok())
-        {
-            crate::signal::send(pid, libc::SIGCONT);
+        for child in self.children.values() {
+            signal(child, Signal::CONT);
         }
     }
 }

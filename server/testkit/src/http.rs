@@ -1,10 +1,10 @@
 //! One HTTP call through the gateway's router, with no sockets, and its reply.
-#![allow(dead_code)]
 
-use crate::state_backend::StateBackend;
+use crate::memory::StateBackend;
 use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
 use serde_json::Value;
+use stowage_proto::api::ErrorCode;
 use tower::ServiceExt;
 
 pub struct Reply {
@@ -20,6 +20,11 @@ impl Reply {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The error code the answer names, if any.
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.header(stowage_proto::api::ERROR_HEADER)?.parse().ok()
     }
 
     /// Status and body, for comparing with an expected pair.
@@ -57,8 +62,19 @@ pub async fn report_plugin(b: &StateBackend, id: &str, healthy: i64) -> Reply {
     call(b, "PUT", &format!("/v1/plugin/csi/{id}"), &body).await
 }
 
-/// A plain-text error with exactly this status and body.
+/// A plain-text error with exactly this status and body, and a stable code.
 pub fn assert_error(r: &Reply, status: StatusCode, text: &str) {
     assert_eq!((r.status, r.body.as_str()), (status, text));
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert!(
+        r.code().is_some(),
+        "an error names its code in {}",
+        stowage_proto::api::ERROR_HEADER
+    );
+}
+
+/// A plain-text error with exactly this status, body and code.
+pub fn assert_refused(r: &Reply, status: StatusCode, code: ErrorCode, text: &str) {
+    assert_error(r, status, text);
+    assert_eq!(r.code(), Some(code), "{}", r.body);
 }

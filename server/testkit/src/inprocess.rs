@@ -1,13 +1,14 @@
 //! Three nodes in this process for the chaos suite in `cargo test`: the same proxies and faults
 //! as real processes, with stop/start through `Agent` (a frozen node becomes a silent one).
 
-use super::nodes::{Net, Nodes};
-use crate::agent::{Agent, Listeners};
-use crate::config::AgentConfig;
+use crate::poll::POLL;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use stowage_raft::RaftTiming;
+use stowage_chaos::nodes::{Net, Nodes};
+use stowage_raft::{ClusterSecret, RaftTiming, TestFaults};
+use stowage_server::agent::{Agent, Listeners};
+use stowage_server::config::AgentConfig;
 use tokio::net::TcpListener;
 
 pub struct InProcess {
@@ -23,6 +24,7 @@ impl InProcess {
         listeners: BTreeMap<u64, (TcpListener, TcpListener)>,
         dir: &Path,
         timing: RaftTiming,
+        secret: &ClusterSecret,
     ) -> anyhow::Result<InProcess> {
         let mut configs = BTreeMap::new();
         for n in &net.nodes {
@@ -35,6 +37,8 @@ impl InProcess {
                     rpc_bind: n.rpc,
                     peers: net.peers(),
                     bootstrap_expect: net.nodes.len(),
+                    secret: secret.clone(),
+                    faults: TestFaults::default(),
                 },
             );
         }
@@ -96,7 +100,7 @@ impl Nodes for InProcess {
                     return Ok(());
                 }
                 Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => tokio::time::sleep(POLL).await,
             }
         }
     }

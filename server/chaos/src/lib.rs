@@ -1,10 +1,12 @@
-//! `stowage chaos`: a workload, a seeded fault schedule, a recorded history, a checker, and a
-//! report, in the manner of etcd's robustness tests. Runs against real agent processes, or (in
-//! tests) against nodes in this process; both go through the `Nodes` trait and the link proxies.
+//! stowage-chaos owns the chaos suite behind `stowage chaos`: a workload, a seeded fault
+//! schedule, a recorded history, a checker, and a report, in the manner of etcd's robustness
+//! tests. It runs against real agent processes, or (in tests) against nodes in one process; both
+//! go through the `Nodes` trait and the link proxies.
+//!
+//! Must not depend on: stowage-server (which runs it), rocksdb.
 
 pub mod checker;
 pub mod faults;
-pub mod inprocess;
 pub mod model;
 pub mod nodes;
 pub mod proxy;
@@ -16,9 +18,10 @@ use model::{Input, Mode, Output};
 use nodes::{Net, Nodes};
 use report::Report;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use stowage_raft::ClusterSecret;
 use tokio::time::Instant;
 use workload::{Outcome, Record, Targets};
 
@@ -39,6 +42,8 @@ pub struct Config {
     pub kinds: Vec<FaultKind>,
     /// Where failure reports go.
     pub report_root: PathBuf,
+    /// The cluster's secret, for asking each node about itself over its RPC port.
+    pub secret: ClusterSecret,
 }
 
 /// The outcome of a run: what happened, and every anomaly found.
@@ -141,21 +146,23 @@ where
     None
 }
 
-async fn node_info(rpc: std::net::SocketAddr) -> Option<stowage_proto::pb::NodeInfoReply> {
-    let mut c = stowage_proto::pb::cluster_service_client::ClusterServiceClient::connect(format!(
-        "http://{rpc}"
-    ))
+async fn node_info(
+    rpc: std::net::SocketAddr,
+    secret: &ClusterSecret,
+) -> Option<stowage_proto::pb::NodeInfoReply> {
+    let mut c = stowage_raft::cluster_client(&rpc.to_string(), secret).ok()?;
+    let info = tokio::time::timeout(
+        Duration::from_secs(5),
+        c.node_info(stowage_proto::pb::NodeInfoRequest {}),
+    )
     .await
+    .ok()?
     .ok()?;
-    let info = c
-        .node_info(stowage_proto::pb::NodeInfoRequest {})
-        .await
-        .ok()?;
     Some(info.into_inner())
 }
 
 /// Every node healthy, one leader, and identical state at the same applied index.
-async fn converged(http: &reqwest::Client, net: &Net) -> bool {
+async fn converged(http: &reqwest::Client, net: &Net, secret: &ClusterSecret) -> bool {
     let mut digests = Vec::new();
     for n in &net.nodes {
         if !matches!(
@@ -164,7 +171,7 @@ async fn converged(http: &reqwest::Client, net: &Net) -> bool {
         ) {
             return false;
         }
-        let Some(info) = node_info(n.rpc).await else {
+        let Some(info) = node_info(n.rpc, secret).await else {
             return false;
         };
         digests.push((info.leader_id, info.digest_index, info.state_digest));
@@ -174,9 +181,9 @@ async fn converged(http: &reqwest::Client, net: &Net) -> bool {
 
 /// What each node's claim-limit audit found: it rechecks every entry it applied, so this covers
 /// every point of every node's applied history, not just the moments a read looked.
-async fn audit_claim_limits(net: &Net, summary: &mut Summary) {
+async fn audit_claim_limits(net: &Net, secret: &ClusterSecret, summary: &mut Summary) {
     for n in &net.nodes {
-        match node_info(n.rpc).await {
+        match node_info(n.rpc, secret).await {
             Some(info) if info.claim_limit_breaches == 0 => {}
             Some(info) => summary.anomalies.push(format!(
                 "node {} applied {} entries that left a volume over its claim limit (see its log)",
@@ -269,11 +276,11 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
     }
 
     faults::heal(&ids, net, nodes).await?;
-    match wait_until(Duration::from_secs(60), || converged(&http, net)).await {
+    match wait_until(Duration::from_secs(60), || converged(&http, net, &cfg.secret)).await {
         Some(d) => summary.convergence_ms = Some(d.as_millis() as u64),
         None => summary.anomalies.push("the cluster did not converge (one leader, identical state) within 60 s of the last heal".into()),
     }
-    audit_claim_limits(net, &mut summary).await;
+    audit_claim_limits(net, &cfg.secret, &mut summary).await;
     // A final linearizable read of every volume: what was acknowledged must still be there.
     let final_http = workload::http_client(Duration::from_secs(15), Duration::from_secs(1));
     let used: std::collections::BTreeSet<String> =
@@ -423,18 +430,19 @@ pub fn recheck(history: &std::path::Path) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// Three real agent processes (the binary `exe`), optionally made wrong by a test-only fault.
+/// Three real agent processes, each started by the command `launch` gives for it. `launch` is
+/// made once the run's folder and addresses exist: it is handed the network and the folder.
 pub async fn run_processes(
     cfg: Config,
-    exe: PathBuf,
-    unsafe_fault: Option<String>,
+    launch: impl FnOnce(&Net, &Path) -> anyhow::Result<nodes::Launch>,
 ) -> anyhow::Result<Summary> {
     let dir = tempfile::Builder::new()
         .prefix("stowage-chaos-")
         .tempdir()?;
     let (net, listeners) = Net::build(&[1, 2, 3]).await?;
     drop(listeners);
-    let mut nodes = nodes::Processes::new(exe, dir.path(), &net, unsafe_fault);
+    let launch = launch(&net, dir.path())?;
+    let mut nodes = nodes::Processes::new(dir.path(), &net, launch);
     for id in [1, 2, 3] {
         nodes.start(id).await?;
     }

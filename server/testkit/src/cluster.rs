@@ -1,26 +1,19 @@
-//! Test harness: three real nodes in this test process, each with its own temp data dir and
-//! loopback listeners on free ports. Waits poll with deadlines; nothing sleeps for readiness.
-#![allow(dead_code)]
+//! Three real nodes in the test process, each with its own temp data dir and loopback
+//! listeners on free ports, sharing one cluster secret.
 
+use crate::poll::{eventually, loopback_ips};
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
-use stowage_proto::{ClusterError, Command, CommandResponse, Volume};
-use stowage_raft::RaftTiming;
+use stowage_proto::api::{CsiApi, CsiError, ListQuery, Namespaces, QueryOptions};
+use stowage_proto::{
+    AccessMode, AttachmentMode, Capability, ClusterError, Command, CommandResponse, Volume,
+};
+use stowage_raft::{ClusterSecret, RaftTiming, TestFaults};
 use stowage_server::agent::{Agent, Listeners};
 use stowage_server::config::AgentConfig;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
-use tokio::time::Instant;
-
-/// Three loopback addresses of their own for one test's nodes. Each node dials from its own
-/// address, so a connection to a stopped peer's port can never connect to itself (a TCP
-/// self-connect on a freed ephemeral port), and concurrent tests never take each other's ports.
-pub fn loopback_ips() -> [std::net::IpAddr; 3] {
-    let (a, b): (u8, u8) = (rand::random_range(1..250), rand::random_range(1..250));
-    [1, 2, 3].map(|n| std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, a, b, n)))
-}
 
 /// Fast timing for tests on loopback; snapshots every `snapshot_every` entries.
 pub fn fast_timing(snapshot_every: u64) -> RaftTiming {
@@ -40,31 +33,16 @@ pub struct TestCluster {
     agents: BTreeMap<u64, Agent>,
 }
 
-/// How long a poll bounded by a deadline waits before looking again. Agents in other processes
-/// offer nothing to subscribe to, so tests poll their endpoints until a deadline.
-pub const POLL: Duration = Duration::from_millis(25);
-
-/// Polls `check` until it returns `Some`, failing the test with `what` at the deadline.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        tokio::time::sleep(POLL).await;
-    }
-}
-
+/// A valid volume `id` in the default namespace, for plugin `plugin`.
 pub fn volume(id: &str) -> Volume {
     Volume {
         id: id.into(),
         namespace: "default".into(),
         plugin_id: "plugin".into(),
+        requested_capabilities: vec![Capability {
+            access_mode: AccessMode::MultiNodeMultiWriter,
+            attachment_mode: AttachmentMode::FileSystem,
+        }],
         ..Default::default()
     }
 }
@@ -72,6 +50,7 @@ pub fn volume(id: &str) -> Volume {
 impl TestCluster {
     pub async fn start(timing: RaftTiming) -> TestCluster {
         let root = tempfile::tempdir().expect("tempdir");
+        let secret = ClusterSecret::generate();
         let mut rpc = BTreeMap::new();
         let mut http = BTreeMap::new();
         let ips = loopback_ips();
@@ -96,6 +75,8 @@ impl TestCluster {
                     rpc_bind: peers[&id].parse().expect("addr"),
                     peers: peers.clone(),
                     bootstrap_expect: 3,
+                    secret: secret.clone(),
+                    faults: TestFaults::default(),
                 },
             );
         }
@@ -143,6 +124,11 @@ impl TestCluster {
 
     pub fn rpc_addr(&self, id: u64) -> String {
         self.configs[&id].peers[&id].clone()
+    }
+
+    /// The cluster secret every node of this cluster was given.
+    pub fn secret(&self) -> &ClusterSecret {
+        &self.configs[&1].secret
     }
 
     /// Waits until every running node names the same leader, which is itself running.
@@ -238,11 +224,21 @@ impl TestCluster {
             .node
             .forwarder
             .reader()
-            .state()
-            .volumes
-            .values()
-            .map(|v| v.id.clone())
-            .collect()
+            .read(|s| s.volumes.values().map(|v| v.id.clone()).collect())
+    }
+
+    /// Every volume ID through node `id`'s CSI endpoint: linearizable unless `stale`.
+    pub async fn read_volume_ids(&self, id: u64, stale: bool) -> Result<Vec<String>, CsiError> {
+        let query = ListQuery {
+            namespaces: Namespaces::All,
+            options: QueryOptions {
+                stale,
+                ..QueryOptions::default()
+            },
+            ..ListQuery::default()
+        };
+        let page = self.agent(id).node.csi.volumes(query).await?;
+        Ok(page.items.into_iter().map(|v| v.id).collect())
     }
 
     pub fn applied(&self, id: u64) -> u64 {

@@ -1,6 +1,7 @@
-//! Nomad's `filter` query parameter: a go-bexpr boolean expression over a volume's JSON. Parsing
-//! errors point at the offending position; selectors that name nothing are reported when an item
-//! is evaluated, as in Nomad.
+//! Nomad's `filter` query parameter: a go-bexpr boolean expression over an item's JSON fields.
+//! Parsing errors point at the offending position; selectors that name nothing are reported when
+//! an item is evaluated, as in Nomad. Items are asked for one top-level field at a time, so a
+//! typed record answers a filter without being turned into JSON whole.
 
 mod parse;
 
@@ -52,6 +53,18 @@ const MAP_FIELDS: [&str; 7] = [
     "TaskStates",
 ];
 
+/// An item a filter can evaluate: its top-level JSON fields by name, `None` for a name it does not
+/// have.
+pub trait Fields {
+    fn field(&self, name: &str) -> Option<Value>;
+}
+
+impl Fields for Value {
+    fn field(&self, name: &str) -> Option<Value> {
+        self.get(name).cloned()
+    }
+}
+
 impl Filter {
     pub fn parse(src: &str) -> Result<Filter, String> {
         Ok(Filter {
@@ -60,19 +73,33 @@ impl Filter {
     }
 
     /// Evaluates against one item; an error names a selector that matches no field.
-    pub fn matches(&self, datum: &Value) -> Result<bool, String> {
+    pub fn matches(&self, datum: &impl Fields) -> Result<bool, String> {
         eval(&self.expr, datum)
     }
 }
 
-fn lookup<'v>(datum: &'v Value, path: &[String]) -> Result<Option<&'v Value>, String> {
-    let mut cur = datum;
-    for (i, seg) in path.iter().enumerate() {
+fn lookup(datum: &impl Fields, path: &[String]) -> Result<Option<Value>, String> {
+    let Some(top) = path.first() else {
+        return Ok(None);
+    };
+    let Some(root) = datum.field(top) else {
+        return Err(format!(
+            "error finding value in datum: /{top}: couldn't find key {top:?}"
+        ));
+    };
+    Ok(descend(&root, path)?.cloned())
+}
+
+/// Follows `path[1..]` below `root`, the value of the top-level field `path[0]`.
+fn descend<'v>(root: &'v Value, path: &[String]) -> Result<Option<&'v Value>, String> {
+    let mut cur = root;
+    for i in 1..path.len() {
+        let seg = &path[i];
         let shown = || format!("/{}", path[..=i].join("/"));
         cur = match cur {
             Value::Object(map) => match map.get(seg) {
                 Some(v) => v,
-                None if i > 0 && MAP_FIELDS.contains(&path[i - 1].as_str()) => return Ok(None),
+                None if MAP_FIELDS.contains(&path[i - 1].as_str()) => return Ok(None),
                 None => {
                     return Err(format!(
                         "error finding value in datum: {}: couldn't find key {seg:?}",
@@ -152,7 +179,7 @@ fn regex_matches(v: Option<&Value>, re: &Regex) -> bool {
     }
 }
 
-fn eval(e: &Expr, datum: &Value) -> Result<bool, String> {
+fn eval(e: &Expr, datum: &impl Fields) -> Result<bool, String> {
     Ok(match e {
         Expr::Or(a, b) => eval(a, datum)? || eval(b, datum)?,
         Expr::And(a, b) => eval(a, datum)? && eval(b, datum)?,
@@ -162,7 +189,8 @@ fn eval(e: &Expr, datum: &Value) -> Result<bool, String> {
             op,
             value,
         } => {
-            let v = lookup(datum, selector)?;
+            let found = lookup(datum, selector)?;
+            let v = found.as_ref();
             let ord = |want: &[std::cmp::Ordering]| {
                 v.and_then(|v| compare(v, value))
                     .is_some_and(|o| want.contains(&o))

@@ -205,7 +205,7 @@ fn search(calls: &[Call], required: usize, observed: &HashSet<String>) -> Search
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chaos::model::{Mode, Observed};
+    use crate::model::{Mode, Observed};
     use std::collections::BTreeMap;
 
     fn call(input: Input, output: Option<Output>, invoked: u64, completed: u64) -> Call {

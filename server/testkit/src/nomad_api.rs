@@ -1,6 +1,5 @@
 //! Serde mirrors of the structs in Nomad's Go `api` package (api/csi.go), field for field and
 //! type for type. Decoding a response into them fails on a misnamed field or a wrong type.
-#![allow(dead_code)]
 
 use serde::Deserialize;
 use serde_json::Value;

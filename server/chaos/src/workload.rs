@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use stowage_proto::api::{ERROR_HEADER, ErrorCode};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -143,33 +144,38 @@ pub async fn perform(
         Err(e) => return (Outcome::Unknown(e.to_string()), None),
     };
     let status = resp.status().as_u16();
-    let index = resp
-        .headers()
-        .get("x-nomad-index")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let index = header("x-nomad-index").and_then(|v| v.parse().ok());
+    // Refusals are told apart by their stable code, never by their text.
+    let code = header(ERROR_HEADER).and_then(|c| c.parse::<ErrorCode>().ok());
     let body = match resp.text().await {
         Ok(b) => b,
         Err(e) => return (Outcome::Unknown(format!("body lost: {e}")), None),
     };
-    let outcome = match (status, input) {
-        (200, Input::Read) => match serde_json::from_str::<Value>(&body) {
+    let outcome = match (status, code, input) {
+        (200, _, Input::Read) => match serde_json::from_str::<Value>(&body) {
             Ok(v) => Outcome::Done(Output::Read(Some(observe(&v)))),
             Err(e) => Outcome::Unexpected(format!("unreadable volume: {e}")),
         },
-        (200, _) => Outcome::Done(Output::Ok),
-        (404, Input::Read) => Outcome::Done(Output::Read(None)),
-        (404, Input::Register { .. }) => Outcome::Unexpected(body),
-        (404, _) => Outcome::Done(Output::NotFound),
-        (409, Input::Claim { .. }) if body.ends_with("volume max claims reached") => {
+        (200, _, _) => Outcome::Done(Output::Ok),
+        (404, Some(ErrorCode::VolumeNotFound), Input::Read) => Outcome::Done(Output::Read(None)),
+        (404, Some(ErrorCode::VolumeNotFound | ErrorCode::NoSuchVolume), i)
+            if !matches!(i, Input::Register { .. }) =>
+        {
+            Outcome::Done(Output::NotFound)
+        }
+        (409, Some(ErrorCode::MaxClaimsReached), Input::Claim { .. }) => {
             Outcome::Done(Output::MaxClaims)
         }
-        (409, Input::Deregister) if body.starts_with("volume in use") => {
-            Outcome::Done(Output::InUse)
-        }
-        (503, _) => Outcome::Failed(format!("503 {body}")),
-        (504, _) => Outcome::Unknown(format!("504 {body}")),
-        _ => Outcome::Unexpected(format!("{status} {body}")),
+        (409, Some(ErrorCode::VolumeInUse), Input::Deregister) => Outcome::Done(Output::InUse),
+        (503, _, _) => Outcome::Failed(format!("503 {body}")),
+        (504, _, _) => Outcome::Unknown(format!("504 {body}")),
+        _ => Outcome::Unexpected(format!("{status} {code:?} {body}")),
     };
     let index = matches!(outcome, Outcome::Done(_))
         .then_some(index)
