@@ -78,13 +78,46 @@ pub fn router<B: Backend>(backend: B) -> Router {
         .layer(CompressionLayer::new())
 }
 
-/// Serves `router` on an already-bound listener until `shutdown` resolves.
+/// Serves `router` on an already-bound listener until `shutdown` resolves, then lets the
+/// connections finish what they are doing. Every connection runs in a task this future owns, so
+/// dropping the future (when draining takes too long) drops every connection with it.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    // A connection that failed while being accepted (reset, or out of file
+                    // descriptors for a moment) is that connection's problem, not the server's.
+                    Err(e) => {
+                        tracing::warn!("accepting an HTTP connection: {e}");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let conn = builder
+                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                connections.spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

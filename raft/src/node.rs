@@ -245,10 +245,17 @@ impl RaftNode {
         }
     }
 
+    /// Answers every blocking query now, with what it has: the first step of stopping, so that
+    /// the HTTP server can drain.
+    pub fn release_waiters(&self) {
+        self.forwarder.reader().release_waiters();
+    }
+
     /// Stops serving and stops Raft, each within a bound, so a stop always returns: after
     /// `GRPC_GRACE` the gRPC server drops the connections it still holds, and after `RAFT_STOP`
     /// a Raft core that has not stopped is left behind (and said so).
     pub async fn shutdown(self) {
+        self.release_waiters();
         self.bootstrap_task.abort();
         // Raft first: a node stopping is gone to its peers from this moment, and no request
         // still being served can start a new proposal.

@@ -12,6 +12,8 @@ pub struct Notifier {
     tables: watch::Sender<TableIndexes>,
     /// One channel per volume somebody is waiting on, carrying that volume's last change index.
     volumes: Mutex<HashMap<VolumeKey, watch::Sender<u64>>>,
+    /// Turns true when the node stops: every waiter returns at once with what it has.
+    released: watch::Sender<bool>,
 }
 
 impl Notifier {
@@ -19,6 +21,20 @@ impl Notifier {
         Self {
             tables: watch::Sender::new(initial),
             volumes: Mutex::new(HashMap::new()),
+            released: watch::Sender::new(false),
+        }
+    }
+
+    /// Ends every wait, now and from now on.
+    pub fn release(&self) {
+        self.released.send_replace(true);
+    }
+
+    /// Resolves once `release` has been called.
+    pub fn released(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.released.subscribe();
+        async move {
+            let _ = rx.wait_for(|released| *released).await;
         }
     }
 
@@ -43,6 +59,19 @@ impl Notifier {
                 rx
             }
         }
+    }
+
+    /// How many blocking queries are waiting right now.
+    pub fn watchers(&self) -> usize {
+        let volumes: usize = self
+            .volumes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|tx| tx.receiver_count())
+            .sum();
+        // The sender's own initial receiver is not kept, so every receiver is a waiter.
+        self.tables.receiver_count() + volumes
     }
 
     /// Called after an apply batch is durable.

@@ -12,8 +12,8 @@ use tokio::net::TcpListener;
 /// Exit code of an agent whose Raft core stopped: its supervisor should restart it.
 pub const EXIT_RAFT_STOPPED: u8 = 70;
 
-/// How long a stopping agent lets HTTP requests in flight finish (a blocking query can wait for
-/// minutes; it is cut short).
+/// How long a stopping agent lets HTTP requests in flight finish. Blocking queries are answered
+/// at once when stopping begins; a write may wait for its commit, and is cut off after this.
 const HTTP_GRACE: Duration = Duration::from_secs(2);
 
 pub struct Listeners {
@@ -90,6 +90,7 @@ impl Agent {
     /// Stops HTTP first (no new requests), then Raft and gRPC; every step is bounded, so this
     /// always returns, in a few seconds at most.
     pub async fn shutdown(self) {
+        self.node.release_waiters();
         self.http.stop(HTTP_GRACE).await;
         self.node.shutdown().await;
     }

@@ -58,6 +58,17 @@ impl StateReader {
         self.shared.read().applied_index()
     }
 
+    /// Ends every blocking query on this node now, and every one that starts later, with what it
+    /// has: a stopping node answers its waiters instead of keeping them.
+    pub fn release_waiters(&self) {
+        self.shared.notifier.release();
+    }
+
+    /// How many blocking queries wait on this node right now.
+    pub fn blocked_watchers(&self) -> usize {
+        self.shared.notifier.watchers()
+    }
+
     pub fn subscribe_tables(&self) -> tokio::sync::watch::Receiver<TableIndexes> {
         self.shared.notifier.subscribe_tables()
     }
@@ -78,14 +89,19 @@ impl StateReader {
         deadline: tokio::time::Instant,
     ) -> TableIndexes {
         let mut rx = self.subscribe_tables();
+        let released = self.shared.notifier.released();
+        tokio::pin!(released);
         loop {
             let now = *rx.borrow_and_update();
             if pick(&now) > above {
                 return now;
             }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => return now,
+            tokio::select! {
+                changed = tokio::time::timeout_at(deadline, rx.changed()) => match changed {
+                    Ok(Ok(())) => continue,
+                    _ => return now,
+                },
+                () = &mut released => return now,
             }
         }
     }
@@ -122,14 +138,19 @@ impl StateReader {
         deadline: tokio::time::Instant,
     ) -> u64 {
         let mut rx = self.subscribe_volume(key);
+        let released = self.shared.notifier.released();
+        tokio::pin!(released);
         loop {
             let now = *rx.borrow_and_update();
             if now > after {
                 return now;
             }
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => return now,
+            tokio::select! {
+                changed = tokio::time::timeout_at(deadline, rx.changed()) => match changed {
+                    Ok(Ok(())) => continue,
+                    _ => return now,
+                },
+                () = &mut released => return now,
             }
         }
     }

@@ -23,11 +23,12 @@ pub enum Link {
     Delay(Duration),
 }
 
-/// The rules for every directed link, shared by all proxies.
+/// The rules for every directed link, shared by all proxies, and how much each carried.
 #[derive(Debug)]
 pub struct Links {
     rules: Mutex<HashMap<(u64, u64), Link>>,
     changed: watch::Sender<u64>,
+    carried: Mutex<HashMap<(u64, u64), u64>>,
 }
 
 impl Default for Links {
@@ -35,6 +36,7 @@ impl Default for Links {
         Links {
             rules: Mutex::new(HashMap::new()),
             changed: watch::Sender::new(0),
+            carried: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -55,6 +57,25 @@ impl Links {
             .unwrap_or_else(|p| p.into_inner())
             .insert((from, to), link);
         self.changed.send_modify(|g| *g += 1);
+    }
+
+    /// Bytes carried, both ways, on connections that node `from` made to node `to`.
+    pub fn carried(&self, from: u64, to: u64) -> u64 {
+        self.carried
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(from, to))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn count(&self, from: u64, to: u64, bytes: usize) {
+        *self
+            .carried
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((from, to))
+            .or_default() += bytes as u64;
     }
 
     /// Every link back to `Pass`.
@@ -161,8 +182,11 @@ async fn pump(
         if n == 0 {
             return Ok(());
         }
-        if let Some(Link::Delay(d)) = from.map(|f| links.get(f, to)) {
-            tokio::time::sleep(d).await;
+        if let Some(f) = from {
+            if let Link::Delay(d) = links.get(f, to) {
+                tokio::time::sleep(d).await;
+            }
+            links.count(f, to, n);
         }
         w.write_all(&buf[..n]).await?;
     }

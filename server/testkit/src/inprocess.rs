@@ -63,6 +63,11 @@ impl InProcess {
         Ok(this)
     }
 
+    /// Node `id`'s agent, while it runs.
+    pub fn agent(&self, id: u64) -> Option<&Agent> {
+        self.agents.get(&id)
+    }
+
     pub async fn shutdown(mut self) {
         for (_, agent) in std::mem::take(&mut self.agents) {
             agent.shutdown().await;
