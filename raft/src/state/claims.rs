@@ -95,7 +95,7 @@ impl State {
         touched.extend(touched_claims(key, &before, &claims));
         touched.push(Touched::Volume(key.clone()));
         self.put_claims(key, claims);
-        self.volumes.insert(key.clone(), volume.clone());
+        self.volumes.insert(volume.clone());
         self.indexes.volumes = index;
         Ok(Outcome::Claimed {
             volume: Box::new(self.detail(&volume)),
@@ -145,7 +145,7 @@ impl State {
         touched.extend(touched_claims(key, &before, &kept));
         touched.push(Touched::Volume(key.clone()));
         self.put_claims(key, kept);
-        self.volumes.insert(key.clone(), volume);
+        self.volumes.insert(volume);
         self.indexes.volumes = index;
         Ok(Outcome::Done)
     }

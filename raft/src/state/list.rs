@@ -1,12 +1,12 @@
 //! Volume list pages answered from the ordered table: a range that starts at the page token (or
-//! the ID prefix), the prefix, plugin and node filters and the filter expression applied to
-//! borrowed records, and only the items of the page copied out.
+//! the ID prefix), over the plugin index when a plugin prefix is given, with the node filter and
+//! the filter expression applied to borrowed records, and only the items of the page copied out.
 
 use super::tables::State;
 use std::ops::Bound;
-use stowage_proto::VolumeKey;
 use stowage_proto::api::{ListQuery, Namespaces, Page, VolumeRef, VolumeStub, parse_next_token};
 use stowage_proto::filter::Filter;
+use stowage_proto::{Volume, VolumeKey};
 
 /// Whether a claim's node ID starts with `prefix`, ignoring case (`prefix` is lowercase).
 fn node_matches(node_id: &str, prefix: &str) -> bool {
@@ -33,10 +33,19 @@ impl State {
         }
         let mut items = Vec::new();
         let mut next_token = None;
-        for (key, volume) in self
-            .volumes
-            .range((Bound::Included(&start), Bound::Unbounded))
-        {
+        // With a plugin prefix, only that plugin's volumes are candidates.
+        let candidates: Box<dyn Iterator<Item = (&VolumeKey, &Volume)>> = match &q.plugin_id {
+            Some(plugin) => Box::new(
+                self.volumes
+                    .keys_by_plugin(plugin, &start)
+                    .filter_map(|k| self.volumes.get_key_value(k)),
+            ),
+            None => Box::new(
+                self.volumes
+                    .range((Bound::Included(&start), Bound::Unbounded)),
+            ),
+        };
+        for (key, volume) in candidates {
             if let Namespaces::One(ns) = &q.namespaces {
                 // Keys are ordered by namespace, then ID: past the namespace, or past the IDs
                 // with the prefix, nothing further can match.
@@ -46,16 +55,10 @@ impl State {
             } else if !key.id.starts_with(prefix) {
                 continue;
             }
-            if q.plugin_id
-                .as_deref()
-                .is_some_and(|p| !volume.plugin_id.starts_with(p))
-            {
-                continue;
-            }
             let r: VolumeRef<'_> = self.volume_ref_at(key, volume);
             if let Some(p) = &node_prefix {
-                let held = r.claims.into_iter().flat_map(|m| m.values());
-                if !held.into_iter().any(|c| node_matches(&c.node_id, p)) {
+                let mut held = r.claims.into_iter().flat_map(|m| m.values());
+                if !held.any(|c| node_matches(&c.node_id, p)) {
                     continue;
                 }
             }

@@ -6,7 +6,9 @@ mod audit;
 mod claims;
 mod list;
 mod tables;
+mod volume_table;
 mod volumes;
 
 pub use apply::Touched;
 pub use tables::{ClaimRecord, State, StateImage, TableIndexes};
+pub use volume_table::VolumeTable;

@@ -1,5 +1,6 @@
 //! The in-memory tables of the state machine and their snapshot image.
 
+use super::volume_table::VolumeTable;
 use crate::types::{LogId, StoredMembership};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ pub struct TableIndexes {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
-    pub volumes: BTreeMap<VolumeKey, Volume>,
+    pub volumes: VolumeTable,
     /// Claims per volume, keyed by allocation ID.
     pub claims: BTreeMap<VolumeKey, BTreeMap<String, Claim>>,
     pub plugins: BTreeMap<String, Plugin>,
@@ -35,7 +36,7 @@ impl Default for State {
             modify_index: 0,
         };
         State {
-            volumes: BTreeMap::new(),
+            volumes: VolumeTable::default(),
             claims: BTreeMap::new(),
             plugins: BTreeMap::new(),
             namespaces: BTreeMap::from([(default_ns.name.clone(), default_ns)]),
@@ -93,7 +94,7 @@ impl State {
                 .insert(rec.claim.allocation_id.clone(), rec.claim.clone());
         }
         State {
-            volumes: image.volumes.iter().map(|v| (v.key(), v.clone())).collect(),
+            volumes: image.volumes.iter().cloned().collect(),
             claims,
             plugins: image
                 .plugins

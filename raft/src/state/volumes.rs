@@ -25,7 +25,7 @@ impl State {
         }
         for v in &decided {
             let key = v.key();
-            self.volumes.insert(key.clone(), v.clone());
+            self.volumes.insert(v.clone());
             touched.push(Touched::Volume(key));
         }
         self.indexes.volumes = index;

@@ -122,7 +122,7 @@ impl StateMachineStore {
             ..State::default()
         };
         for v in load_all::<stowage_proto::Volume>(&dir, CF_VOLUMES)? {
-            state.volumes.insert(v.key(), v);
+            state.volumes.insert(v);
         }
         for rec in load_all::<ClaimRecord>(&dir, CF_CLAIMS)? {
             state
