@@ -27,7 +27,8 @@ pub enum Command {
         volumes: Vec<Volume>,
         cas: Option<u64>,
     },
-    /// Remove a volume record; refused while it has claims (Part A D7 for `force`).
+    /// Remove a volume record; refused while it has claims, or with `force` while any claim is
+    /// still taken (a claim being released does not block a forced deregister).
     DeregisterVolume {
         namespace: String,
         id: String,

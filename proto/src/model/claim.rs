@@ -1,5 +1,5 @@
-//! A claim: one allocation's use of one volume, stored as a first-class record (Part A D5) with
-//! everything needed to undo it recorded when it is taken.
+//! A claim: one allocation's use of one volume, stored as a first-class record (never derived
+//! from allocations at read time) with everything needed to undo it recorded when it is taken.
 
 use super::modes::{AccessMode, AttachmentMode};
 use serde::{Deserialize, Serialize};

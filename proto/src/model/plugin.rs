@@ -1,4 +1,5 @@
-//! CSI plugins as reported by the fingerprint feed (Part A D3): provider, version and health.
+//! CSI plugins as node agents or operators report them through the fingerprint feed: provider,
+//! version and health.
 
 use serde::{Deserialize, Serialize};
 

@@ -103,7 +103,8 @@ pub struct Volume {
     pub resource_exhausted: Option<String>,
     pub create_index: u64,
     pub modify_index: u64,
-    /// Nanoseconds since the epoch, stamped by the leader (Part A D10).
+    /// Nanoseconds since the epoch, stamped by the leader before proposing (apply reads no
+    /// clock).
     pub create_time: i64,
     pub modify_time: i64,
     /// Who claimed or released this volume, when, and through which state: a stowage extension,

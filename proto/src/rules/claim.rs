@@ -321,7 +321,8 @@ mod tests {
         apply_claim(v, claims, schedulable, r, now, ClaimLimit::Enforced)
     }
 
-    /// Access mode × current (readers, writers) × request mode → expected outcome, from B.3.3–B.3.4.
+    /// Access mode × current (readers, writers) × request mode → expected outcome, as Nomad's
+    /// `CSIVolume.Claim` and its capacity predicates decide it.
     #[test]
     fn claim_matrix_follows_nomad() {
         use AccessMode::*;

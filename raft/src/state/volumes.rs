@@ -140,7 +140,7 @@ impl State {
             });
         }
         let in_use = self.claims_of(key).next().is_some();
-        // Part A D7: force may drop claims that are already being released, never a taken one.
+        // Force may drop claims that are already being released, never a taken one.
         let blocked = if force {
             self.claims_of(key).any(|c| c.state == ClaimState::Taken)
         } else {
