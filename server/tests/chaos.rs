@@ -6,7 +6,7 @@ use std::time::Duration;
 use stowage_chaos::faults::FaultKind;
 use stowage_chaos::{self as chaos, Config, nodes::Net};
 use stowage_raft::ClusterSecret;
-use stowage_testkit::inprocess::InProcess;
+use stowage_testkit::TestCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_process_chaos_finds_no_anomalies() {
@@ -29,9 +29,7 @@ async fn in_process_chaos_finds_no_anomalies() {
         report_root: dir.path().to_path_buf(),
         secret: ClusterSecret::generate(),
     };
-    let mut nodes = InProcess::start(&net, listeners, dir.path(), timing, &cfg.secret)
-        .await
-        .expect("nodes");
+    let mut nodes = TestCluster::start_on(&net, listeners, timing, &cfg.secret).await;
     let summary = chaos::run(&cfg, &net, &mut nodes).await.expect("run");
     summary.print(cfg.seed);
     // Every stop is bounded, so this returns; a hang here is a failure of its own.

@@ -402,3 +402,52 @@ async fn status_endpoints_answer_like_nomad() {
         )
     );
 }
+
+/// What Nomad's Go `api` package sends for `CSIVolumes().Register(&vol)` with only a few fields
+/// set: every other field at its Go zero value, `ResourceExhausted` (a `time.Time`) included.
+const GO_CLIENT_REGISTER: &str = r#"{"Volumes":[{"ID":"go-vol","Name":"go-vol","ExternalID":"ext-1",
+  "Namespace":"","RequestedTopologies":null,"Topologies":null,"AccessMode":"","AttachmentMode":"",
+  "MountOptions":null,"Secrets":null,"Parameters":null,"Context":null,"Capacity":0,
+  "RequestedCapacityMin":0,"RequestedCapacityMax":0,
+  "RequestedCapabilities":[{"AccessMode":"single-node-writer","AttachmentMode":"file-system"}],
+  "CloneID":"","SnapshotID":"","ReadAllocs":null,"WriteAllocs":null,"Allocations":null,
+  "Schedulable":false,"PluginID":"ebs","Provider":"","ProviderVersion":"","ControllerRequired":false,
+  "ControllersHealthy":0,"ControllersExpected":0,"NodesHealthy":0,"NodesExpected":0,
+  "ResourceExhausted":"0001-01-01T00:00:00Z","CreateIndex":0,"ModifyIndex":0,"CreateTime":0,
+  "ModifyTime":0}],"Region":"","Namespace":"","SecretID":"","IdempotencyToken":""}"#;
+
+#[tokio::test]
+async fn a_volume_registered_by_nomads_go_client_can_be_claimed() {
+    let b = StateBackend::new();
+    assert_eq!(report_plugin(&b, "ebs", 1).await.status, StatusCode::OK);
+    let r = call(&b, "PUT", "/v1/volume/csi/go-vol", GO_CLIENT_REGISTER).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Registering it again, as a client that re-applies its spec does, changes nothing it may not.
+    let r = call(&b, "PUT", "/v1/volume/csi/go-vol", GO_CLIENT_REGISTER).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = call(&b, "GET", "/v1/volume/csi/go-vol", "").await.json();
+    assert_eq!(
+        (&v["Schedulable"], &v["ResourceExhausted"]),
+        (&json!(true), &json!(null))
+    );
+    let claim = json!({"AllocationID": "a1", "NodeID": "n1", "Claim": "write",
+        "AccessMode": "single-node-writer", "AttachmentMode": "file-system"});
+    let r = call(&b, "PUT", "/v1/volume/csi/go-vol/claim", &claim.to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // A real exhaustion time still makes the volume unschedulable.
+    let exhausted = GO_CLIENT_REGISTER
+        .replace("go-vol", "tired")
+        .replace("0001-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+    assert_eq!(
+        call(&b, "PUT", "/v1/volume/csi/tired", &exhausted)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = call(&b, "PUT", "/v1/volume/csi/tired/claim", &claim.to_string()).await;
+    assert_error(
+        &r,
+        StatusCode::CONFLICT,
+        r#"alloc "a1" failed to claim volume "tired": volume is currently unschedulable"#,
+    );
+}

@@ -6,22 +6,20 @@ use std::time::Duration;
 use stowage_chaos::nodes::{Net, Nodes};
 use stowage_chaos::proxy::Link;
 use stowage_raft::{ClusterSecret, RaftTiming};
-use stowage_testkit::eventually;
-use stowage_testkit::inprocess::InProcess;
+use stowage_testkit::{TestCluster, eventually};
 
 /// What the design allows a stop (HTTP drain, Raft stop, gRPC drain), with room for a loaded
 /// machine. A stop that takes longer is hung, not slow.
 const STOP_BOUND: Duration = Duration::from_secs(20);
 
-fn applied(nodes: &InProcess, id: u64) -> u64 {
+fn applied(nodes: &TestCluster, id: u64) -> u64 {
     nodes
-        .agent(id)
+        .try_agent(id)
         .map_or(0, |a| a.node.forwarder.reader().last_applied_index())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_stops_within_a_bound_whatever_is_in_flight() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let secret = ClusterSecret::generate();
     let (net, listeners) = Net::build(&[1, 2, 3]).await.expect("net");
     let timing = RaftTiming {
@@ -31,14 +29,12 @@ async fn a_node_stops_within_a_bound_whatever_is_in_flight() {
         snapshot_every: 20,
         keep_behind_snapshot: 5,
     };
-    let mut nodes = InProcess::start(&net, listeners, dir.path(), timing, &secret)
-        .await
-        .expect("nodes");
+    let mut nodes = TestCluster::start_on(&net, listeners, timing, &secret).await;
     let leader = eventually("a leader", Duration::from_secs(30), || async {
         let ids: Vec<u64> = net.nodes.iter().map(|n| n.id).collect();
         ids.into_iter().find(|id| {
             nodes
-                .agent(*id)
+                .try_agent(*id)
                 .is_some_and(|a| a.node.status.metrics().current_leader == Some(*id))
         })
     })
@@ -135,7 +131,7 @@ async fn a_node_stops_within_a_bound_whatever_is_in_flight() {
         .collect();
 
     let watched = |n: usize| {
-        nodes.agent(leader).is_some_and(|a| {
+        nodes.try_agent(leader).is_some_and(|a| {
             a.node.forwarder.reader().blocked_watchers() >= n
                 && acked.load(std::sync::atomic::Ordering::SeqCst) >= 10
         })

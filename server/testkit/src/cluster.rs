@@ -1,10 +1,12 @@
 //! Three real nodes in the test process, each with its own temp data dir and loopback
-//! listeners on free ports, sharing one cluster secret.
+//! listeners, sharing one cluster secret: on ports of their own, or behind the chaos suite's link
+//! proxies, where they are the suite's in-process `Nodes`.
 
 use crate::poll::{eventually, loopback_ips};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
+use stowage_chaos::nodes::{Net, Nodes};
 use stowage_proto::api::{CsiApi, CsiError, ListQuery, Namespaces, QueryOptions};
 use stowage_proto::{
     AccessMode, AttachmentMode, Capability, ClusterError, Command, CommandResponse, Volume,
@@ -48,64 +50,85 @@ pub fn volume(id: &str) -> Volume {
 }
 
 impl TestCluster {
+    /// Three nodes on loopback addresses of their own, listening on free ports.
     pub async fn start(timing: RaftTiming) -> TestCluster {
         let root = tempfile::tempdir().expect("tempdir");
         let secret = ClusterSecret::generate();
-        let mut rpc = BTreeMap::new();
-        let mut http = BTreeMap::new();
-        let ips = loopback_ips();
-        for id in 1..=3u64 {
-            let ip = ips[id as usize - 1];
-            rpc.insert(id, TcpListener::bind((ip, 0)).await.expect("bind rpc"));
-            http.insert(id, TcpListener::bind((ip, 0)).await.expect("bind http"));
+        let mut bound = BTreeMap::new();
+        for (i, ip) in loopback_ips().into_iter().enumerate() {
+            let rpc = TcpListener::bind((ip, 0)).await.expect("bind rpc");
+            let http = TcpListener::bind((ip, 0)).await.expect("bind http");
+            bound.insert(i as u64 + 1, Listeners { rpc, http });
         }
-        let peers: BTreeMap<u64, String> = rpc
+        let peers: BTreeMap<u64, String> = bound
             .iter()
-            .map(|(id, l)| (*id, l.local_addr().expect("addr").to_string()))
+            .map(|(id, l)| (*id, l.rpc.local_addr().expect("addr").to_string()))
             .collect();
-        let mut configs = BTreeMap::new();
-        for id in 1..=3u64 {
-            let http_bind = http[&id].local_addr().expect("addr");
-            configs.insert(
-                id,
-                AgentConfig {
-                    node_id: id,
+        Self::launch(root, timing, &secret, peers, bound).await
+    }
+
+    /// Three nodes on the listeners `Net::build` bound, each reached by its peers through the
+    /// chaos suite's link proxy in front of its RPC port.
+    pub async fn start_on(
+        net: &Net,
+        listeners: BTreeMap<u64, (TcpListener, TcpListener)>,
+        timing: RaftTiming,
+        secret: &ClusterSecret,
+    ) -> TestCluster {
+        let root = tempfile::tempdir().expect("tempdir");
+        let bound = listeners
+            .into_iter()
+            .map(|(id, (rpc, http))| (id, Listeners { rpc, http }))
+            .collect();
+        Self::launch(root, timing, secret, net.peers(), bound).await
+    }
+
+    async fn launch(
+        root: TempDir,
+        timing: RaftTiming,
+        secret: &ClusterSecret,
+        peers: BTreeMap<u64, String>,
+        bound: BTreeMap<u64, Listeners>,
+    ) -> TestCluster {
+        let configs: BTreeMap<u64, AgentConfig> = bound
+            .iter()
+            .map(|(id, l)| {
+                let config = AgentConfig {
+                    node_id: *id,
                     data_dir: root.path().join(format!("node{id}")),
-                    http_bind,
-                    rpc_bind: peers[&id].parse().expect("addr"),
+                    http_bind: l.http.local_addr().expect("addr"),
+                    rpc_bind: l.rpc.local_addr().expect("addr"),
                     peers: peers.clone(),
-                    bootstrap_expect: 3,
+                    bootstrap_expect: peers.len(),
                     secret: secret.clone(),
                     faults: TestFaults::default(),
-                },
-            );
-        }
-        let mut cluster = TestCluster {
+                };
+                (*id, config)
+            })
+            .collect();
+        let starts = bound.into_iter().map(|(id, listeners)| {
+            let config = configs[&id].clone();
+            let timing = timing.clone();
+            async move {
+                let agent = Agent::start(&config, listeners, timing).await;
+                (id, agent.expect("agent starts"))
+            }
+        });
+        let agents = futures::future::join_all(starts)
+            .await
+            .into_iter()
+            .collect();
+        TestCluster {
             _root: root,
             timing,
             configs,
-            agents: BTreeMap::new(),
-        };
-        let starts = (1..=3u64).map(|id| {
-            let listeners = Listeners {
-                rpc: rpc.remove(&id).expect("rpc"),
-                http: http.remove(&id).expect("http"),
-            };
-            let config = cluster.configs[&id].clone();
-            let timing = cluster.timing.clone();
-            async move {
-                (
-                    id,
-                    Agent::start(&config, listeners, timing)
-                        .await
-                        .expect("agent starts"),
-                )
-            }
-        });
-        for (id, agent) in futures::future::join_all(starts).await {
-            cluster.agents.insert(id, agent);
+            agents,
         }
-        cluster
+    }
+
+    /// Node `id`'s agent, if it runs.
+    pub fn try_agent(&self, id: u64) -> Option<&Agent> {
+        self.agents.get(&id)
     }
 
     pub fn agent(&self, id: u64) -> &Agent {
@@ -249,5 +272,39 @@ impl TestCluster {
         for id in self.running() {
             self.stop(id).await;
         }
+    }
+}
+
+/// The chaos suite's faults, on nodes in this process: a kill is a stop, a start a restart, and a
+/// node cannot be frozen (the suite silences its links instead).
+impl Nodes for TestCluster {
+    async fn kill(&mut self, id: u64) {
+        if self.agents.contains_key(&id) {
+            self.stop(id).await;
+        }
+    }
+
+    async fn start(&mut self, id: u64) -> anyhow::Result<()> {
+        self.restart(id).await;
+        Ok(())
+    }
+
+    fn pause(&mut self, _id: u64) -> bool {
+        false
+    }
+
+    fn resume(&mut self, _id: u64) {}
+
+    fn wipe(&mut self, id: u64) {
+        TestCluster::wipe(self, id);
+    }
+
+    fn running(&self, id: u64) -> bool {
+        self.agents.contains_key(&id)
+    }
+
+    /// Nodes in this process log to the test's own output.
+    fn logs(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
     }
 }

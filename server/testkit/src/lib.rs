@@ -1,13 +1,12 @@
 //! stowage-testkit owns what stowage's tests share: three nodes in the test process, three agents
 //! as real processes, the real apply with no Raft under the real router, HTTP calls through that
-//! router, mirrors of Nomad's Go `api` structs, the chaos suite's in-process nodes, and polls with
-//! deadlines. Nothing sleeps to wait for readiness.
+//! router, mirrors of Nomad's Go `api` structs, and polls with deadlines. Nothing sleeps to wait
+//! for readiness.
 //!
 //! Used only by tests; nothing in a shipped binary depends on it.
 
 pub mod cluster;
 pub mod http;
-pub mod inprocess;
 pub mod memory;
 pub mod nomad_api;
 pub mod poll;
