@@ -2,6 +2,7 @@
 //!
 //! Tags are append-only: a retired variant is kept (or its name reserved), never reused.
 
+use crate::acl::{AclPolicy, AclToken};
 use crate::api::CsiError;
 use crate::error::DomainError;
 use crate::model::{Namespace, Plugin, Volume};
@@ -58,6 +59,30 @@ pub enum Command {
     UpsertNamespace {
         namespace: Namespace,
     },
+    /// Remove a namespace; refused for `default` and while it holds volumes.
+    DeleteNamespace {
+        name: String,
+    },
+    /// The ACL system's first management token. Refused once done, unless `reset_index` names
+    /// the index of the bootstrap to redo (the operator's reset file).
+    BootstrapAcl {
+        token: AclToken,
+        reset_index: Option<u64>,
+    },
+    UpsertAclPolicies {
+        policies: Vec<AclPolicy>,
+    },
+    DeleteAclPolicies {
+        names: Vec<String>,
+    },
+    /// Create tokens (`create`), or update the name, type and policies of existing ones.
+    UpsertAclTokens {
+        tokens: Vec<AclToken>,
+        create: bool,
+    },
+    DeleteAclTokens {
+        accessor_ids: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for Request {
@@ -77,6 +102,12 @@ impl Command {
             Command::UpsertPlugin { .. } => "upsert-plugin",
             Command::DeletePlugin { .. } => "delete-plugin",
             Command::UpsertNamespace { .. } => "upsert-namespace",
+            Command::DeleteNamespace { .. } => "delete-namespace",
+            Command::BootstrapAcl { .. } => "bootstrap-acl",
+            Command::UpsertAclPolicies { .. } => "upsert-acl-policies",
+            Command::DeleteAclPolicies { .. } => "delete-acl-policies",
+            Command::UpsertAclTokens { .. } => "upsert-acl-tokens",
+            Command::DeleteAclTokens { .. } => "delete-acl-tokens",
         }
     }
 }
@@ -157,10 +188,25 @@ impl Command {
                 Err(CsiError::invalid("missing plugin ID"))
             }
             Command::DeletePlugin { .. } => Ok(()),
-            Command::UpsertNamespace { namespace } if namespace.name.is_empty() => {
-                Err(CsiError::invalid("missing namespace name"))
+            Command::UpsertNamespace { namespace } => crate::model::check_namespace(namespace),
+            Command::DeleteNamespace { name } if name.is_empty() => {
+                Err(CsiError::invalid("Missing Namespace Name"))
             }
-            Command::UpsertNamespace { .. } => Ok(()),
+            Command::DeleteNamespace { .. } => Ok(()),
+            Command::BootstrapAcl { token, .. } => crate::acl::check_token(token, true),
+            Command::UpsertAclTokens { tokens, create } => tokens
+                .iter()
+                .try_for_each(|t| crate::acl::check_token(t, *create)),
+            Command::UpsertAclPolicies { policies } => {
+                policies.iter().try_for_each(crate::acl::check_policy)
+            }
+            Command::DeleteAclPolicies { names } if names.is_empty() => {
+                Err(CsiError::invalid("must specify as least one policy"))
+            }
+            Command::DeleteAclTokens { accessor_ids } if accessor_ids.is_empty() => {
+                Err(CsiError::invalid("must specify as least one token"))
+            }
+            Command::DeleteAclPolicies { .. } | Command::DeleteAclTokens { .. } => Ok(()),
         }
     }
 }
@@ -196,4 +242,6 @@ pub enum Outcome {
     },
     Plugin(Plugin),
     Namespace(Namespace),
+    /// Tokens as stored (secrets are never stored; only their hashes).
+    AclTokens(Vec<AclToken>),
 }

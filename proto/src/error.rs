@@ -36,6 +36,27 @@ pub enum DomainError {
     NoSuchVolume { id: String },
     #[error("plugin not found: {id}")]
     PluginNotFound { id: String },
+    #[error("namespace {name:?} not found")]
+    NamespaceNotFound { name: String },
+    #[error("default namespace can not be deleted")]
+    DefaultNamespace,
+    /// A namespace that still holds volumes cannot go.
+    #[error(
+        "namespace {name:?} contains at least one CSI volume {volume_id:?}. All CSI volumes in namespace must be deleted before it can be deleted"
+    )]
+    NamespaceInUse { name: String, volume_id: String },
+    #[error("ACL bootstrap already done (reset index: {reset_index})")]
+    AclBootstrapped { reset_index: u64 },
+    #[error("Invalid bootstrap reset index (specified {specified}, reset index: {reset_index})")]
+    BootstrapResetMismatch { specified: u64, reset_index: u64 },
+    /// An update named a token that does not exist.
+    #[error("cannot find token {accessor_id}")]
+    AclTokenMissing { accessor_id: String },
+    #[error("Cannot delete nonexistent tokens: {}", accessor_ids.join(", "))]
+    AclTokensMissing { accessor_ids: Vec<String> },
+    /// An update may not change a token's scope or expiry.
+    #[error("token 0 invalid: {}", crate::rules::multierror(std::slice::from_ref(.0)))]
+    AclTokenUnchangeable(String),
 }
 
 /// The cluster could not give a definite answer. Kept apart from `DomainError` because these

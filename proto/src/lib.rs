@@ -5,6 +5,7 @@
 //!
 //! Must not depend on: openraft, rocksdb, axum.
 
+pub mod acl;
 pub mod api;
 pub mod codec;
 pub mod command;

@@ -22,4 +22,7 @@ pub enum Watch {
     /// This one volume changed: created, updated, claimed or deleted.
     Volume(VolumeKey),
     Plugins,
+    Namespaces,
+    AclPolicies,
+    AclTokens,
 }

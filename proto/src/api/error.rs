@@ -24,6 +24,13 @@ pub enum CsiError {
     /// The cluster could not give a definite answer.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    /// The caller's token (or its absence) does not allow this. Decided before anything about
+    /// the records is looked at, so a refusal says nothing about whether they exist.
+    #[error("Permission denied")]
+    PermissionDenied,
+    /// An ACL endpoint was called while ACLs are off.
+    #[error("ACL support disabled")]
+    AclDisabled,
 }
 
 /// A refusal's stable identity. The strings are part of the API: never rename one.
@@ -52,10 +59,19 @@ pub enum ErrorCode {
     OutcomeUnknown,
     RaftStopped,
     Internal,
+    PermissionDenied,
+    AclDisabled,
+    NamespaceNotFound,
+    DefaultNamespace,
+    NamespaceInUse,
+    AclBootstrapped,
+    AclTokenNotFound,
+    AclPolicyNotFound,
+    AclTokenUnchangeable,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 31] = [
         ErrorCode::InvalidRequest,
         ErrorCode::NoRoute,
         ErrorCode::InvalidMethod,
@@ -78,6 +94,15 @@ impl ErrorCode {
         ErrorCode::OutcomeUnknown,
         ErrorCode::RaftStopped,
         ErrorCode::Internal,
+        ErrorCode::PermissionDenied,
+        ErrorCode::AclDisabled,
+        ErrorCode::NamespaceNotFound,
+        ErrorCode::DefaultNamespace,
+        ErrorCode::NamespaceInUse,
+        ErrorCode::AclBootstrapped,
+        ErrorCode::AclTokenNotFound,
+        ErrorCode::AclPolicyNotFound,
+        ErrorCode::AclTokenUnchangeable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +129,15 @@ impl ErrorCode {
             ErrorCode::OutcomeUnknown => "outcome-unknown",
             ErrorCode::RaftStopped => "raft-stopped",
             ErrorCode::Internal => "internal",
+            ErrorCode::PermissionDenied => "permission-denied",
+            ErrorCode::AclDisabled => "acl-disabled",
+            ErrorCode::NamespaceNotFound => "namespace-not-found",
+            ErrorCode::DefaultNamespace => "default-namespace",
+            ErrorCode::NamespaceInUse => "namespace-in-use",
+            ErrorCode::AclBootstrapped => "acl-bootstrapped",
+            ErrorCode::AclTokenNotFound => "acl-token-not-found",
+            ErrorCode::AclPolicyNotFound => "acl-policy-not-found",
+            ErrorCode::AclTokenUnchangeable => "acl-token-unchangeable",
         }
     }
 }
@@ -159,6 +193,16 @@ impl DomainError {
             },
             DomainError::NoSuchVolume { .. } => ErrorCode::NoSuchVolume,
             DomainError::PluginNotFound { .. } => ErrorCode::PluginNotFound,
+            DomainError::NamespaceNotFound { .. } => ErrorCode::NamespaceNotFound,
+            DomainError::DefaultNamespace => ErrorCode::DefaultNamespace,
+            DomainError::NamespaceInUse { .. } => ErrorCode::NamespaceInUse,
+            DomainError::AclBootstrapped { .. } | DomainError::BootstrapResetMismatch { .. } => {
+                ErrorCode::AclBootstrapped
+            }
+            DomainError::AclTokenMissing { .. } | DomainError::AclTokensMissing { .. } => {
+                ErrorCode::AclTokenNotFound
+            }
+            DomainError::AclTokenUnchangeable(_) => ErrorCode::AclTokenUnchangeable,
         }
     }
 }
@@ -181,6 +225,8 @@ impl CsiError {
             CsiError::Invalid(_) => ErrorCode::InvalidRequest,
             CsiError::Domain(e) => e.code(),
             CsiError::Cluster(e) => e.code(),
+            CsiError::PermissionDenied => ErrorCode::PermissionDenied,
+            CsiError::AclDisabled => ErrorCode::AclDisabled,
         }
     }
 

@@ -8,6 +8,6 @@ mod volume;
 
 pub use claim::{Claim, ClaimAction, ClaimEvent, ClaimMode, ClaimState};
 pub use modes::{AccessMode, AttachmentMode, Capability};
-pub use namespace::Namespace;
+pub use namespace::{Namespace, check_namespace, valid_name};
 pub use plugin::Plugin;
 pub use volume::{MountOptions, Secrets, Topology, TopologyRequest, Volume, VolumeKey};

@@ -15,21 +15,21 @@ pub enum MergeError {
     Capacity(String),
 }
 
+/// go-multierror's text for a list of errors: `1 error occurred:\n\t* e\n\n`.
+pub fn multierror(errs: &[String]) -> String {
+    let head = if errs.len() == 1 {
+        "1 error occurred:".to_string()
+    } else {
+        format!("{} errors occurred:", errs.len())
+    };
+    let items: String = errs.iter().map(|e| format!("\n\t* {e}")).collect();
+    format!("{head}{items}\n\n")
+}
+
 impl fmt::Display for MergeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MergeError::Merge(errs) => {
-                let head = if errs.len() == 1 {
-                    "1 error occurred:".to_string()
-                } else {
-                    format!("{} errors occurred:", errs.len())
-                };
-                write!(f, "{head}")?;
-                for e in errs {
-                    write!(f, "\n\t* {e}")?;
-                }
-                write!(f, "\n\n")
-            }
+            MergeError::Merge(errs) => f.write_str(&multierror(errs)),
             MergeError::Capacity(e) => f.write_str(e),
         }
     }

@@ -11,5 +11,5 @@ pub use claim::{
     has_free_write_claims, read_schedulable, write_schedulable,
 };
 pub use humanize::bytes_si;
-pub use merge::{MergeError, merge_update};
+pub use merge::{MergeError, merge_update, multierror};
 pub use validate::{RawModes, validate, validate_claim};
