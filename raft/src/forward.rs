@@ -5,6 +5,7 @@
 //! leader", or the connection could not be made). Anything sent whose fate is unknown is
 //! reported as `OutcomeUnknown`, never retried and never called failed.
 
+use crate::csi::now_ns;
 use crate::faults::TestFaults;
 use crate::peers::{ClusterClient, Peers, never_sent};
 use crate::store::StateReader;
@@ -12,7 +13,8 @@ use crate::types::{NodeId, Raft};
 use openraft::ReadPolicy;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+use stowage_proto::acl::Token;
 use stowage_proto::api::CsiError;
 use stowage_proto::pb::{ReadIndexRequest, WriteRequest};
 use stowage_proto::{ClusterError, Command, CommandResponse, Request, codec};
@@ -47,7 +49,13 @@ enum Route {
 enum Miss {
     /// Certainly not applied; try again (possibly elsewhere) until the hold runs out.
     Retry,
-    Final(ClusterError),
+    Final(CsiError),
+}
+
+impl From<ClusterError> for Miss {
+    fn from(e: ClusterError) -> Self {
+        Miss::Final(CsiError::Cluster(e))
+    }
 }
 
 #[derive(Clone)]
@@ -58,12 +66,8 @@ pub struct Forwarder {
     pub(crate) peers: Peers,
     pub(crate) timeouts: Timeouts,
     pub(crate) faults: TestFaults,
-}
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    /// Whether writes are admitted by ACL (see `write_here`).
+    pub(crate) acl_enabled: bool,
 }
 
 impl Forwarder {
@@ -109,63 +113,108 @@ impl Forwarder {
         }
     }
 
-    /// Applies `command` through the leader.
-    pub async fn write(&self, command: Command) -> Result<CommandResponse, ClusterError> {
+    /// Applies `command` through the leader, on behalf of the caller holding `token`: the
+    /// leader decides, with its own state, whether that caller may.
+    pub async fn write(
+        &self,
+        command: Command,
+        token: &Token,
+    ) -> Result<CommandResponse, CsiError> {
         let deadline = Instant::now() + self.timeouts.leader_hold;
         loop {
             let attempt = match self.route() {
-                Route::Local => self.write_here(command.clone()).await,
-                Route::Remote { leader, addr } => self.write_at(leader, &addr, &command).await,
+                Route::Local => self.write_here(command.clone(), Some(token)).await,
+                Route::Remote { leader, addr } => {
+                    self.write_at(leader, &addr, &command, token).await
+                }
                 Route::NoLeader => Err(Miss::Retry),
             };
             match attempt {
                 Ok(resp) => return Ok(resp),
                 Err(Miss::Final(e)) => return Err(e),
                 Err(Miss::Retry) if Instant::now() >= deadline => {
-                    return Err(ClusterError::NoLeader);
+                    return Err(ClusterError::NoLeader.into());
                 }
                 Err(Miss::Retry) => self.settle(deadline).await,
             }
         }
     }
 
-    /// Proposes on this node, which believes it leads. Used for local writes and for writes that
-    /// other nodes forwarded here; the latter are never forwarded again.
-    pub async fn write_here_once(&self, command: Command) -> Result<CommandResponse, ClusterError> {
-        match self.write_here(command).await {
+    /// Proposes on this node, which believes it leads, for the caller holding `token`. Used for
+    /// writes that other nodes forwarded here, which are never forwarded again.
+    pub async fn write_here_once(
+        &self,
+        command: Command,
+        token: &Token,
+    ) -> Result<CommandResponse, CsiError> {
+        match self.write_here(command, Some(token)).await {
             Ok(r) => Ok(r),
-            Err(Miss::Retry) => Err(ClusterError::NotLeader),
+            Err(Miss::Retry) => Err(ClusterError::NotLeader.into()),
             Err(Miss::Final(e)) => Err(e),
         }
     }
 
-    async fn write_here(&self, command: Command) -> Result<CommandResponse, Miss> {
+    /// Proposes on this node as the node itself (housekeeping such as removing expired tokens),
+    /// only while it leads. No caller's token is involved, and no request can reach this.
+    pub async fn write_as_node(&self, command: Command) -> Result<CommandResponse, CsiError> {
+        match self.write_here(command, None).await {
+            Ok(r) => Ok(r),
+            Err(Miss::Retry) => Err(ClusterError::NotLeader.into()),
+            Err(Miss::Final(e)) => Err(e),
+        }
+    }
+
+    /// Proposes `command`. With ACLs on, a caller's command is admitted first, against this
+    /// (leading) node's own state: a follower's copy of the tokens may lag.
+    async fn write_here(
+        &self,
+        command: Command,
+        caller: Option<&Token>,
+    ) -> Result<CommandResponse, Miss> {
+        if self.acl_enabled
+            && let Some(token) = caller
+            && !self.admits(token, &command).await?
+        {
+            return Err(Miss::Final(CsiError::PermissionDenied));
+        }
         let req = Request {
             command,
             time_ns: now_ns(),
         };
         match tokio::time::timeout(self.timeouts.commit, self.raft.client_write(req)).await {
-            Err(_) => Err(Miss::Final(ClusterError::OutcomeUnknown(
+            Err(_) => Err(Miss::from(ClusterError::OutcomeUnknown(
                 "not committed in time".into(),
             ))),
             Ok(Ok(resp)) => Ok(resp.data),
             Ok(Err(RaftError::APIError(e))) => Err(match e {
                 ClientWriteError::ForwardToLeader(_) => Miss::Retry,
-                ClientWriteError::LogEntryDiscarded(_) => Miss::Final(
-                    ClusterError::OutcomeUnknown("leadership changed before commit".into()),
-                ),
+                ClientWriteError::LogEntryDiscarded(_) => Miss::from(ClusterError::OutcomeUnknown(
+                    "leadership changed before commit".into(),
+                )),
                 ClientWriteError::ChangeMembershipError(e) => {
-                    Miss::Final(ClusterError::Internal(e.to_string()))
+                    Miss::from(ClusterError::Internal(e.to_string()))
                 }
                 ClientWriteError::PreconditionFailed(e) => {
-                    Miss::Final(ClusterError::Internal(e.to_string()))
+                    Miss::from(ClusterError::Internal(e.to_string()))
                 }
             }),
             // The entry may already have been replicated: its fate is unknown, not failed.
-            Ok(Err(RaftError::Fatal(f))) => Err(Miss::Final(ClusterError::OutcomeUnknown(
-                format!("this node's raft stopped: {f}"),
-            ))),
+            Ok(Err(RaftError::Fatal(f))) => Err(Miss::from(ClusterError::OutcomeUnknown(format!(
+                "this node's raft stopped: {f}"
+            )))),
         }
+    }
+
+    /// Whether this (leading) node admits `command` for the caller holding `token`. A new
+    /// leader may not have applied every committed entry yet, so before refusing it catches up:
+    /// a token or policy written just before it took over is then known.
+    async fn admits(&self, token: &Token, command: &Command) -> Result<bool, Miss> {
+        let admitted = |f: &Self| f.reader.read(|s| s.admits(token, command, now_ns()));
+        if admitted(self) {
+            return Ok(true);
+        }
+        self.linearize().await.map_err(Miss::Final)?;
+        Ok(admitted(self))
     }
 
     async fn write_at(
@@ -173,25 +222,27 @@ impl Forwarder {
         leader: NodeId,
         addr: &str,
         command: &Command,
+        token: &Token,
     ) -> Result<CommandResponse, Miss> {
         let encoded = codec::encode(command)
-            .map_err(|e| Miss::Final(ClusterError::Internal(e.to_string())))?;
+            .map_err(|e| Miss::from(ClusterError::Internal(e.to_string())))?;
         let mut client = self.cluster_client(addr)?;
         let call = client.write(WriteRequest {
             command: encoded,
             forwarded: true,
+            token: token.presented().unwrap_or_default().to_string(),
         });
         let answer = tokio::select! {
             a = tokio::time::timeout(self.timeouts.commit, call) => a,
             () = self.leader_moved_from(leader) => {
-                return Err(Miss::Final(ClusterError::OutcomeUnknown(
+                return Err(Miss::from(ClusterError::OutcomeUnknown(
                     "the leader changed while the write was in flight".into(),
                 )));
             }
         };
         let reply = match answer {
             Err(_) => {
-                return Err(Miss::Final(ClusterError::OutcomeUnknown(
+                return Err(Miss::from(ClusterError::OutcomeUnknown(
                     "leader did not answer in time".into(),
                 )));
             }
@@ -202,7 +253,7 @@ impl Forwarder {
             return Err(remote_error(&reply.error));
         }
         codec::decode(&reply.response).map_err(|e| {
-            Miss::Final(ClusterError::OutcomeUnknown(format!(
+            Miss::from(ClusterError::OutcomeUnknown(format!(
                 "undecodable reply: {e}"
             )))
         })
@@ -211,7 +262,7 @@ impl Forwarder {
     fn cluster_client(&self, addr: &str) -> Result<ClusterClient, Miss> {
         self.peers
             .cluster_client(addr)
-            .map_err(|e| Miss::Final(ClusterError::Internal(e.to_string())))
+            .map_err(|e| Miss::from(ClusterError::Internal(e.to_string())))
     }
 
     fn transport_miss(&self, addr: &str, status: &tonic::Status) -> Miss {
@@ -219,7 +270,7 @@ impl Forwarder {
             self.peers.invalidate(addr);
             Miss::Retry
         } else {
-            Miss::Final(ClusterError::OutcomeUnknown(format!(
+            Miss::from(ClusterError::OutcomeUnknown(format!(
                 "lost contact with the leader: {}",
                 status.message()
             )))
@@ -245,13 +296,13 @@ impl Forwarder {
 
     /// Waits until this node's state machine reflects every write acknowledged before the call,
     /// as confirmed by the leader. After it returns, reading the local state is linearizable.
-    pub async fn linearize(&self) -> Result<u64, ClusterError> {
+    pub async fn linearize(&self) -> Result<u64, CsiError> {
         let deadline = Instant::now() + self.timeouts.leader_hold;
         let index = loop {
             let attempt = match self.route() {
                 Route::Local => match self.read_index_here().await {
                     Err(ClusterError::NotLeader) => Err(Miss::Retry),
-                    other => other.map_err(Miss::Final),
+                    other => other.map_err(Miss::from),
                 },
                 Route::Remote { leader, addr } => self.read_index_at(leader, &addr).await,
                 Route::NoLeader => Err(Miss::Retry),
@@ -260,7 +311,7 @@ impl Forwarder {
                 Ok(i) => break i,
                 Err(Miss::Final(e)) => return Err(e),
                 Err(Miss::Retry) if Instant::now() >= deadline => {
-                    return Err(ClusterError::NoLeader);
+                    return Err(ClusterError::NoLeader.into());
                 }
                 Err(Miss::Retry) => self.settle(deadline).await,
             }
@@ -272,7 +323,7 @@ impl Forwarder {
             .wait(Some(remaining))
             .applied_index_at_least(Some(index), "linearizable read")
             .await
-            .map_err(|_| ClusterError::NoLeader)?;
+            .map_err(|_| CsiError::Cluster(ClusterError::NoLeader))?;
         Ok(index)
     }
 
@@ -285,7 +336,7 @@ impl Forwarder {
             () = self.leader_moved_from(leader) => return Err(Miss::Retry),
         };
         let reply = match answer {
-            Err(_) => return Err(Miss::Final(ClusterError::NoLeader)),
+            Err(_) => return Err(Miss::from(ClusterError::NoLeader)),
             // A read has no side effect, so any transport failure may be retried.
             Ok(Err(_)) => {
                 self.peers.invalidate(addr);
@@ -304,17 +355,13 @@ impl Forwarder {
     }
 }
 
-/// What a peer's refusal means for this request. A peer refuses a command as invalid only if
-/// it holds rules this node does not (a cluster in the middle of an upgrade): nothing was
-/// written, which is what `Internal` says here.
+/// What a peer's refusal means for this request: "not leader" is worth another try; anything
+/// else (no permission, no leader, an unknown outcome) is the answer.
 fn remote_error(bytes: &[u8]) -> Miss {
     match codec::decode::<CsiError>(bytes) {
         Ok(CsiError::Cluster(ClusterError::NotLeader)) => Miss::Retry,
-        Ok(CsiError::Cluster(e)) => Miss::Final(e),
-        Ok(refused) => Miss::Final(ClusterError::Internal(format!(
-            "the leader refused the command: {refused}"
-        ))),
-        Err(e) => Miss::Final(ClusterError::OutcomeUnknown(format!(
+        Ok(refused) => Miss::Final(refused),
+        Err(e) => Miss::from(ClusterError::OutcomeUnknown(format!(
             "undecodable error: {e}"
         ))),
     }

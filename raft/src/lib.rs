@@ -14,6 +14,7 @@ mod network;
 pub mod node;
 mod notify;
 pub mod peers;
+mod reaper;
 pub mod secret;
 pub mod served;
 mod service;
@@ -22,7 +23,7 @@ mod status;
 pub mod store;
 pub mod types;
 
-pub use csi::{Csi, Store};
+pub use csi::{Csi, Store, now_ns};
 pub use faults::TestFaults;
 pub use forward::{Forwarder, Timeouts};
 pub use node::{NodeConfig, RaftNode, RaftTiming, StartError};

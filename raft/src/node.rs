@@ -46,6 +46,8 @@ pub struct RaftTiming {
     pub snapshot_every: u64,
     /// Entries kept in the log behind a snapshot, for followers that are only a little behind.
     pub keep_behind_snapshot: u64,
+    /// How often the leader removes expired ACL tokens.
+    pub token_reap_ms: u64,
 }
 
 impl Default for RaftTiming {
@@ -56,6 +58,7 @@ impl Default for RaftTiming {
             election_max_ms: 1600,
             snapshot_every: 5000,
             keep_behind_snapshot: 1000,
+            token_reap_ms: 30_000,
         }
     }
 }
@@ -80,7 +83,13 @@ pub struct NodeConfig {
     pub secret: ClusterSecret,
     /// Deliberately wrong behaviours, for the chaos suite's self-checks only.
     pub faults: TestFaults,
+    /// Whether callers are held to ACL tokens and policies.
+    pub acl_enabled: bool,
 }
+
+/// The file in a node's data dir where an operator puts the index of an ACL bootstrap to redo,
+/// as Nomad's `acl-bootstrap-reset`.
+pub const BOOTSTRAP_RESET_FILE: &str = "acl-bootstrap-reset";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -113,6 +122,7 @@ pub struct RaftNode {
     raft: Raft,
     grpc: Served,
     bootstrap_task: JoinHandle<()>,
+    reaper_task: Option<JoinHandle<()>>,
     fatal_task: JoinHandle<()>,
     fatal: watch::Receiver<Option<String>>,
 }
@@ -157,8 +167,10 @@ impl RaftNode {
             peers: peers.clone(),
             timeouts: config.timeouts,
             faults: config.faults,
+            acl_enabled: config.acl_enabled,
         };
-        let csi = Csi::new(forwarder.clone());
+        let csi = Csi::new(forwarder.clone())
+            .with_bootstrap_reset_file(config.data_dir.join(BOOTSTRAP_RESET_FILE));
         let contact = Arc::new(LeaderContact::default());
         let status = NodeStatus {
             id: config.id,
@@ -213,6 +225,12 @@ impl RaftNode {
             config.clone(),
             admitted,
         ));
+        let reaper_task = config.acl_enabled.then(|| {
+            tokio::spawn(crate::reaper::reap_expired_tokens(
+                forwarder.clone(),
+                Duration::from_millis(config.timing.token_reap_ms),
+            ))
+        });
         let (fatal, fatal_task) = watch_fatal(&raft);
         Ok(RaftNode {
             forwarder,
@@ -221,6 +239,7 @@ impl RaftNode {
             raft,
             grpc,
             bootstrap_task,
+            reaper_task,
             fatal_task,
             fatal,
         })
@@ -257,6 +276,9 @@ impl RaftNode {
     pub async fn shutdown(self) {
         self.release_waiters();
         self.bootstrap_task.abort();
+        if let Some(reaper) = &self.reaper_task {
+            reaper.abort();
+        }
         // Raft first: a node stopping is gone to its peers from this moment, and no request
         // still being served can start a new proposal.
         match tokio::time::timeout(RAFT_STOP, self.raft.shutdown()).await {

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use stowage_proto::acl::Token;
 use stowage_proto::api::{CsiCall, CsiError};
 use stowage_proto::pb::cluster_service_server::ClusterService;
 use stowage_proto::pb::raft_service_server::RaftService;
@@ -165,9 +166,12 @@ pub struct Member {
 #[tonic::async_trait]
 impl ClusterService for ClusterRpc {
     async fn csi(&self, req: Request<CsiRequest>) -> Result<Response<CsiReply>, Status> {
-        let call: CsiCall = codec::decode(&req.into_inner().call)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let answer = call.dispatch(&self.csi).await;
+        let req = req.into_inner();
+        let call: CsiCall =
+            codec::decode(&req.call).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        // Boxed: the dispatch over every operation is a deep future type to nest in tonic's own.
+        let token = Token::secret(req.token);
+        let answer = Box::pin(call.dispatch(&self.csi, &token)).await;
         let answer = codec::encode(&answer).map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(CsiReply { answer }))
     }
@@ -188,10 +192,11 @@ impl ClusterService for ClusterRpc {
                 error: encode_error(refused),
             }));
         }
+        let token = Token::secret(req.token);
         let outcome = if req.forwarded {
-            self.forwarder.write_here_once(command).await
+            self.forwarder.write_here_once(command, &token).await
         } else {
-            self.forwarder.write(command).await
+            self.forwarder.write(command, &token).await
         };
         let reply = match outcome {
             Ok(resp) => WriteReply {

@@ -1,29 +1,29 @@
 //! The CSI endpoint: the one place every request passes, whichever door it came through (the
-//! HTTP gateway or gRPC `ClusterService`). Each operation validates, then writes through the
-//! leader or reads, and answers a typed result or a `CsiError`. Blocking queries wait here too,
-//! so a woken query is answered by the same code that answered it first.
+//! HTTP gateway or gRPC `ClusterService`). Each operation checks the caller's token, validates,
+//! then writes through the leader (which admits the command again, against its own state) or
+//! reads, and answers a typed result or a `CsiError`. Blocking queries wait here too, and check
+//! the caller again each time they wake.
 
+mod acl;
 mod store;
+mod volumes;
 
-pub use store::Store;
+pub use store::{Store, now_ns};
 
 use crate::state::State;
 use rand::Rng;
-use stowage_proto::api::{
-    ApiPlugin, ApiVolume, ClaimVolumeRequest, Claimed, CsiApi, CsiError, DeletePluginRequest,
-    DeregisterRequest, DetachRequest, ListQuery, MAX_WAIT, Page, PluginQuery, PluginReport,
-    PluginStub, PluginWritten, PluginsQuery, QueryOptions, Read, RegisterRequest, Registered,
-    VolumeQuery, VolumeStub, Written,
-};
-use stowage_proto::command::require_volume_id;
-use stowage_proto::filter::Filter;
-use stowage_proto::{ClusterError, Command, Outcome, Plugin, VolumeKey, Watch};
+use std::path::PathBuf;
+use stowage_proto::acl::{Acl, AclToken, Token};
+use stowage_proto::api::{CsiError, MAX_WAIT, QueryOptions, Read};
+use stowage_proto::{ClusterError, Command, Outcome, Watch};
 use tokio::time::Instant;
 
 /// The endpoint over a `Store`. Cloning shares the store.
 #[derive(Clone, Debug)]
 pub struct Csi<S> {
     store: S,
+    /// Where an operator may put the index of a bootstrap to redo (see `acl_bootstrap`).
+    bootstrap_reset: Option<PathBuf>,
 }
 
 /// What a read found: the value, the index to report, and the index the watched data last
@@ -34,37 +34,82 @@ struct Found<T> {
     changed_at: u64,
 }
 
+/// Who a caller is: what it may do, and its token when it has one.
+struct Caller<'s> {
+    acl: Acl,
+    token: Option<&'s AclToken>,
+}
+
 impl<S: Store> Csi<S> {
     pub fn new(store: S) -> Self {
-        Csi { store }
+        Csi {
+            store,
+            bootstrap_reset: None,
+        }
+    }
+
+    /// Reads the ACL bootstrap reset index from `path` (Nomad's `acl-bootstrap-reset` file).
+    pub fn with_bootstrap_reset_file(mut self, path: PathBuf) -> Self {
+        self.bootstrap_reset = Some(path);
+        self
     }
 
     pub fn store(&self) -> &S {
         &self.store
     }
 
-    /// Checks and applies `command`; a refusal by the domain rules is a `CsiError` like any
-    /// other. Returns what apply answered and the table index to report.
-    async fn write(&self, command: Command) -> Result<(Outcome, u64), CsiError> {
+    /// Who the caller presenting `token` is, by the state `s`: everyone may do everything while
+    /// ACLs are off; a malformed, unknown or expired token is refused, like no permission.
+    fn caller<'s>(&self, s: &'s State, token: &Token) -> Result<Caller<'s>, CsiError> {
+        if !self.store.acl_enabled() {
+            return Ok(Caller {
+                acl: Acl::Management,
+                token: None,
+            });
+        }
+        let (acl, token) = s
+            .acl
+            .resolve(token, now_ns())
+            .map_err(|_| CsiError::PermissionDenied)?;
+        Ok(Caller { acl, token })
+    }
+
+    /// Checks and applies `command` for the caller holding `token`; the leader admits it
+    /// against its own ACL state before proposing it. A refusal by the domain rules is a
+    /// `CsiError` like any other. Returns what apply answered and the table index to report.
+    async fn write(&self, token: &Token, command: Command) -> Result<(Outcome, u64), CsiError> {
         command.check()?;
         let name = command.name();
-        let resp = self.store.write(command).await?;
+        let resp = self.store.write(command, token).await?;
         let outcome = resp.result?;
         tracing::trace!(command = name, index = resp.index, "applied");
         Ok((outcome, resp.table_index))
     }
 
-    /// Runs `query` on a state fresh enough for `opts`, then, for a blocking query, again each
-    /// time what `watch` names changes, until the data changed after `opts.index` or the wait
-    /// (plus up to 1/16 of it, so that woken clients spread out) runs out.
+    /// Runs `query` for the caller holding `token` on a state fresh enough for `opts`, then, for
+    /// a blocking query, again each time what `watch` names changes, until the data changed
+    /// after `opts.index` or the wait (plus up to 1/16 of it, so that woken clients spread out)
+    /// runs out. The caller is checked on every run, so a token deleted while its query waits
+    /// is refused when the query wakes.
     async fn blocking<T>(
         &self,
+        token: &Token,
         opts: &QueryOptions,
         watch: Watch,
-        query: impl Fn(&State) -> Found<T>,
+        query: impl Fn(&State, &Caller<'_>) -> Result<Found<T>, CsiError>,
     ) -> Result<Read<T>, CsiError> {
         self.store.settle(opts.stale).await?;
-        let mut found = self.store.read(&query);
+        let run = |s: &State| query(s, &self.caller(s, token)?);
+        let mut found = match self.store.read(run) {
+            // A stale read runs on whatever this node has; it may not know the caller's token
+            // or policy yet (a node restoring from a snapshot knows none), so it catches up
+            // before refusing.
+            Err(CsiError::PermissionDenied) if opts.stale => {
+                self.store.settle(false).await?;
+                self.store.read(run)?
+            }
+            other => other?,
+        };
         if opts.index == 0 {
             return Ok(Read {
                 value: found.value,
@@ -80,12 +125,12 @@ impl<S: Store> Csi<S> {
         let deadline = Instant::now() + wait + std::time::Duration::from_millis(jitter_ms);
         while found.changed_at <= opts.index && Instant::now() < deadline {
             let woke = self.store.wait(&watch, opts.index, deadline).await;
+            // The first read was as fresh as the caller asked; this node has applied everything
+            // since, so its own state is at least as fresh now.
+            found = self.store.read(run)?;
             if woke <= opts.index {
                 break;
             }
-            // The first read was as fresh as the caller asked; this node has applied everything
-            // since, so its own state is at least as fresh now.
-            found = self.store.read(&query);
             found.changed_at = found.changed_at.max(woke);
         }
         Ok(Read {
@@ -102,156 +147,11 @@ fn mismatched(command: &str, outcome: &Outcome) -> CsiError {
     )))
 }
 
-impl<S: Store> CsiApi for Csi<S> {
-    async fn register(&self, req: RegisterRequest) -> Result<Registered, CsiError> {
-        let volumes = req
-            .volumes
-            .iter()
-            .map(|spec| spec.to_volume(&req.namespace))
-            .collect::<Result<Vec<_>, _>>()?;
-        let command = Command::RegisterVolumes {
-            volumes,
-            cas: req.cas,
-        };
-        match self.write(command).await? {
-            (Outcome::Registered { volumes, warnings }, index) => Ok(Registered {
-                volumes: volumes.iter().map(ApiVolume::from_detail).collect(),
-                warnings,
-                index,
-            }),
-            (other, _) => Err(mismatched("register", &other)),
-        }
-    }
-
-    async fn deregister(&self, req: DeregisterRequest) -> Result<Written, CsiError> {
-        let command = Command::DeregisterVolume {
-            namespace: req.namespace,
-            id: req.id,
-            force: req.force,
-            cas: req.cas,
-        };
-        let (_, index) = self.write(command).await?;
-        Ok(Written { index })
-    }
-
-    async fn claim(&self, req: ClaimVolumeRequest) -> Result<Claimed, CsiError> {
-        let command = Command::Claim {
-            namespace: req.namespace,
-            volume_id: req.volume_id,
-            request: req.claim.to_request()?,
-            cas: req.cas,
-        };
-        match self.write(command).await? {
-            (Outcome::Claimed { volume, changed }, index) => Ok(Claimed {
-                volume: ApiVolume::from_detail(&volume),
-                changed,
-                index,
-            }),
-            (other, _) => Err(mismatched("claim", &other)),
-        }
-    }
-
-    async fn detach(&self, req: DetachRequest) -> Result<Written, CsiError> {
-        let command = Command::DetachNode {
-            namespace: req.namespace,
-            volume_id: req.volume_id,
-            node_id: req.node_id,
-        };
-        let (_, index) = self.write(command).await?;
-        Ok(Written { index })
-    }
-
-    async fn upsert_plugin(&self, req: PluginReport) -> Result<PluginWritten, CsiError> {
-        let plugin = Plugin {
-            id: req.id,
-            provider: req.provider,
-            version: req.version,
-            controller_required: req.controller_required,
-            controllers_healthy: req.controllers_healthy,
-            controllers_expected: req.controllers_expected,
-            nodes_healthy: req.nodes_healthy,
-            nodes_expected: req.nodes_expected,
-            ..Default::default()
-        };
-        match self.write(Command::UpsertPlugin { plugin }).await? {
-            (Outcome::Plugin(stored), index) => Ok(PluginWritten {
-                plugin: ApiPlugin::from_plugin(&stored),
-                index,
-            }),
-            (other, _) => Err(mismatched("upsert-plugin", &other)),
-        }
-    }
-
-    async fn delete_plugin(&self, req: DeletePluginRequest) -> Result<Written, CsiError> {
-        let (_, index) = self.write(Command::DeletePlugin { id: req.id }).await?;
-        Ok(Written { index })
-    }
-
-    async fn volume(&self, req: VolumeQuery) -> Result<Read<Option<ApiVolume>>, CsiError> {
-        require_volume_id(&req.id)?;
-        let key = VolumeKey::new(req.namespace, req.id);
-        // A blocking read of one volume wakes only when that volume changes.
-        let watch = Watch::Volume(key.clone());
-        self.blocking(&req.options, watch, |s| {
-            let found = s.volume_ref(&key);
-            Found {
-                value: found.map(|r| r.to_api()),
-                index: s.indexes.volumes,
-                changed_at: found.map_or(0, |r| r.volume.modify_index),
-            }
-        })
-        .await
-    }
-
-    async fn volumes(&self, req: ListQuery) -> Result<Page<VolumeStub>, CsiError> {
-        let filter = req
-            .filter
-            .as_deref()
-            .map(Filter::parse)
-            .transpose()
-            .map_err(|e| {
-                CsiError::invalid(format!(
-                    "failed to create result paginator: failed to read filter expression: {e}"
-                ))
-            })?;
-        let read = self
-            .blocking(&req.options, Watch::Volumes, |s| {
-                let index = s.indexes.volumes;
-                Found {
-                    value: s.list_volumes(&req, filter.as_ref()),
-                    index,
-                    changed_at: index,
-                }
-            })
-            .await?;
-        read.value
-            .map_err(|e| CsiError::invalid(format!("failed to read result page: {e}")))
-    }
-
-    async fn plugins(&self, req: PluginsQuery) -> Result<Read<Vec<PluginStub>>, CsiError> {
-        let prefix = req.prefix.unwrap_or_default();
-        self.blocking(&req.options, Watch::Plugins, |s| Found {
-            value: s
-                .plugins
-                .values()
-                .filter(|p| p.id.starts_with(&prefix))
-                .map(PluginStub::from_plugin)
-                .collect(),
-            index: s.indexes.plugins,
-            changed_at: s.indexes.plugins,
-        })
-        .await
-    }
-
-    async fn plugin(&self, req: PluginQuery) -> Result<Read<Option<ApiPlugin>>, CsiError> {
-        self.blocking(&req.options, Watch::Plugins, |s| {
-            let found = s.plugins.get(&req.id);
-            Found {
-                value: found.map(ApiPlugin::from_plugin),
-                index: s.indexes.plugins,
-                changed_at: found.map_or(0, |p| p.modify_index),
-            }
-        })
-        .await
+/// Refuses unless `allowed`.
+fn require(allowed: bool) -> Result<(), CsiError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(CsiError::PermissionDenied)
     }
 }

@@ -1,23 +1,36 @@
-//! What the CSI endpoint needs from the cluster: write a command through the leader, make this
-//! node's state fresh enough to read, read it, and wait for a change. A node implements it over
-//! Raft (`Forwarder`); tests implement it over the same `State` with no Raft at all.
+//! What the CSI endpoint needs from the cluster: write a command through the leader on behalf of
+//! a caller, make this node's state fresh enough to read, read it, and wait for a change. A node
+//! implements it over Raft (`Forwarder`); tests implement it over the same `State` with no Raft
+//! at all.
 
 use crate::forward::Forwarder;
 use crate::state::State;
 use std::future::Future;
-use stowage_proto::{ClusterError, Command, CommandResponse, Watch};
+use std::time::{SystemTime, UNIX_EPOCH};
+use stowage_proto::acl::Token;
+use stowage_proto::api::CsiError;
+use stowage_proto::{Command, CommandResponse, Watch};
 use tokio::time::Instant;
 
+/// This node's wall clock, in nanoseconds since the epoch.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 pub trait Store: Clone + Send + Sync + 'static {
-    /// Applies `command` through the leader.
+    /// Applies `command` for the caller holding `token`. With ACLs on, the command is admitted
+    /// (`State::admits`) against the state of whoever proposes it, the leader.
     fn write(
         &self,
         command: Command,
-    ) -> impl Future<Output = Result<CommandResponse, ClusterError>> + Send;
+        token: &Token,
+    ) -> impl Future<Output = Result<CommandResponse, CsiError>> + Send;
 
     /// Returns once this node's state reflects every write acknowledged before the call, unless
     /// `stale` allows reading it as it is.
-    fn settle(&self, stale: bool) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    fn settle(&self, stale: bool) -> impl Future<Output = Result<(), CsiError>> + Send;
 
     /// Runs `f` over this node's current state.
     fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T;
@@ -30,14 +43,17 @@ pub trait Store: Clone + Send + Sync + 'static {
         after: u64,
         deadline: Instant,
     ) -> impl Future<Output = u64> + Send;
+
+    /// Whether callers are held to ACLs.
+    fn acl_enabled(&self) -> bool;
 }
 
 impl Store for Forwarder {
-    async fn write(&self, command: Command) -> Result<CommandResponse, ClusterError> {
-        Forwarder::write(self, command).await
+    async fn write(&self, command: Command, token: &Token) -> Result<CommandResponse, CsiError> {
+        Forwarder::write(self, command, token).await
     }
 
-    async fn settle(&self, stale: bool) -> Result<(), ClusterError> {
+    async fn settle(&self, stale: bool) -> Result<(), CsiError> {
         if stale || self.faults.stale_reads() {
             return Ok(());
         }
@@ -50,5 +66,9 @@ impl Store for Forwarder {
 
     async fn wait(&self, watch: &Watch, after: u64, deadline: Instant) -> u64 {
         self.reader.wait(watch, after, deadline).await
+    }
+
+    fn acl_enabled(&self) -> bool {
+        self.acl_enabled
     }
 }

@@ -14,6 +14,9 @@ pub enum Touched {
     Claim(VolumeKey, String),
     Plugin(String),
     Namespace(String),
+    AclPolicy(String),
+    AclToken(String),
+    AclBootstrap,
 }
 
 impl State {
@@ -78,10 +81,34 @@ impl State {
             Command::UpsertNamespace { namespace } => {
                 Ok(self.upsert_namespace(namespace, index, touched))
             }
+            Command::DeleteNamespace { name } => self.delete_namespace(name, index, touched),
+            Command::BootstrapAcl { token, reset_index } => {
+                self.bootstrap_acl(token, *reset_index, index, touched)
+            }
+            Command::UpsertAclPolicies { policies } => {
+                Ok(self.upsert_acl_policies(policies, index, touched))
+            }
+            Command::DeleteAclPolicies { names } => {
+                Ok(self.delete_acl_policies(names, index, touched))
+            }
+            Command::UpsertAclTokens { tokens, create } => {
+                self.upsert_acl_tokens(tokens, *create, index, touched)
+            }
+            Command::DeleteAclTokens { accessor_ids } => {
+                self.delete_acl_tokens(accessor_ids, index, touched)
+            }
         };
         let table_index = match &req.command {
             Command::UpsertPlugin { .. } | Command::DeletePlugin { .. } => self.indexes.plugins,
-            Command::UpsertNamespace { .. } => self.indexes.namespaces,
+            Command::UpsertNamespace { .. } | Command::DeleteNamespace { .. } => {
+                self.indexes.namespaces
+            }
+            Command::UpsertAclPolicies { .. } | Command::DeleteAclPolicies { .. } => {
+                self.indexes.acl_policies
+            }
+            Command::BootstrapAcl { .. }
+            | Command::UpsertAclTokens { .. }
+            | Command::DeleteAclTokens { .. } => self.indexes.acl_tokens,
             Command::RegisterVolumes { .. }
             | Command::DeregisterVolume { .. }
             | Command::Claim { .. }

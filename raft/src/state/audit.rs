@@ -28,7 +28,11 @@ impl State {
             .iter()
             .filter_map(|t| match t {
                 Touched::Volume(k) | Touched::Claim(k, _) => Some(k),
-                Touched::Plugin(_) | Touched::Namespace(_) => None,
+                Touched::Plugin(_)
+                | Touched::Namespace(_)
+                | Touched::AclPolicy(_)
+                | Touched::AclToken(_)
+                | Touched::AclBootstrap => None,
             })
             .collect();
         keys.into_iter()

@@ -14,12 +14,14 @@ fn node_matches(node_id: &str, prefix: &str) -> bool {
 }
 
 impl State {
-    /// One page of volumes in (namespace, ID) order. `filter` is the parsed `q.filter`; an
-    /// error is a selector the filter could not evaluate on some candidate.
+    /// One page of volumes in (namespace, ID) order, of the namespaces `visible` lets through.
+    /// `filter` is the parsed `q.filter`; an error is a selector the filter could not evaluate
+    /// on some candidate.
     pub fn list_volumes(
         &self,
         q: &ListQuery,
         filter: Option<&Filter>,
+        visible: &dyn Fn(&str) -> bool,
     ) -> Result<Page<VolumeStub>, String> {
         let prefix = q.prefix.as_deref().unwrap_or("");
         let node_prefix = q.node_id.as_deref().map(str::to_lowercase);
@@ -52,7 +54,7 @@ impl State {
                 if &key.namespace != ns || !key.id.starts_with(prefix) {
                     break;
                 }
-            } else if !key.id.starts_with(prefix) {
+            } else if !key.id.starts_with(prefix) || !visible(&key.namespace) {
                 continue;
             }
             let r: VolumeRef<'_> = self.volume_ref_at(key, volume);

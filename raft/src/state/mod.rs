@@ -1,6 +1,7 @@
 //! The replicated state: tables of volumes, claims, plugins and namespaces with their table
 //! indexes, and the deterministic apply of one command to them.
 
+mod acl;
 mod apply;
 mod audit;
 mod claims;
@@ -9,6 +10,7 @@ mod tables;
 mod volume_table;
 mod volumes;
 
+pub use acl::{ANONYMOUS_POLICY, AclTables, Denied, LIST_VOLUMES, READ_VOLUME, command_allowed};
 pub use apply::Touched;
 pub use tables::{ClaimRecord, State, StateImage, TableIndexes};
 pub use volume_table::VolumeTable;

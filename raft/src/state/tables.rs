@@ -1,19 +1,24 @@
 //! The in-memory tables of the state machine and their snapshot image.
 
+use super::acl::AclTables;
 use super::volume_table::VolumeTable;
 use crate::types::{LogId, StoredMembership};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use stowage_proto::acl::{AclPolicy, AclToken};
 use stowage_proto::api::VolumeRef;
 use stowage_proto::{Claim, Namespace, Plugin, Volume, VolumeKey};
 
 /// The highest log index that changed each table; Nomad's `X-Nomad-Index` for reads. Claim
 /// writes count as volume-table writes, as in Nomad.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TableIndexes {
     pub volumes: u64,
     pub plugins: u64,
     pub namespaces: u64,
+    pub acl_policies: u64,
+    pub acl_tokens: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +28,7 @@ pub struct State {
     pub claims: BTreeMap<VolumeKey, BTreeMap<String, Claim>>,
     pub plugins: BTreeMap<String, Plugin>,
     pub namespaces: BTreeMap<String, Namespace>,
+    pub acl: AclTables,
     pub indexes: TableIndexes,
 }
 
@@ -32,6 +38,7 @@ impl Default for State {
         let default_ns = Namespace {
             name: Namespace::DEFAULT.to_string(),
             description: "Default shared namespace".to_string(),
+            meta: None,
             create_index: 0,
             modify_index: 0,
         };
@@ -40,6 +47,7 @@ impl Default for State {
             claims: BTreeMap::new(),
             plugins: BTreeMap::new(),
             namespaces: BTreeMap::from([(default_ns.name.clone(), default_ns)]),
+            acl: AclTables::default(),
             indexes: TableIndexes::default(),
         }
     }
@@ -61,6 +69,12 @@ pub struct StateImage {
     pub claims: Vec<ClaimRecord>,
     pub plugins: Vec<Plugin>,
     pub namespaces: Vec<Namespace>,
+    #[serde(default)]
+    pub acl_policies: Vec<AclPolicy>,
+    #[serde(default)]
+    pub acl_tokens: Vec<AclToken>,
+    #[serde(default)]
+    pub acl_bootstrap: Option<u64>,
 }
 
 impl State {
@@ -82,6 +96,9 @@ impl State {
                 .collect(),
             plugins: self.plugins.values().cloned().collect(),
             namespaces: self.namespaces.values().cloned().collect(),
+            acl_policies: self.acl.policies.values().cloned().collect(),
+            acl_tokens: self.acl.tokens().cloned().collect(),
+            acl_bootstrap: self.acl.bootstrap_index,
         }
     }
 
@@ -106,6 +123,11 @@ impl State {
                 .iter()
                 .map(|n| (n.name.clone(), n.clone()))
                 .collect(),
+            acl: AclTables::from_parts(
+                image.acl_policies.iter().cloned(),
+                image.acl_tokens.iter().cloned(),
+                image.acl_bootstrap,
+            ),
             indexes: image.indexes,
         }
     }

@@ -16,7 +16,9 @@ pub(crate) const CF_VOLUMES: &str = "sm_volumes";
 pub(crate) const CF_CLAIMS: &str = "sm_claims";
 pub(crate) const CF_PLUGINS: &str = "sm_plugins";
 pub(crate) const CF_NAMESPACES: &str = "sm_namespaces";
-const ALL_CFS: [&str; 7] = [
+pub(crate) const CF_ACL_POLICIES: &str = "sm_acl_policies";
+pub(crate) const CF_ACL_TOKENS: &str = "sm_acl_tokens";
+const ALL_CFS: [&str; 9] = [
     CF_META,
     CF_LOGS,
     CF_SM_META,
@@ -24,6 +26,8 @@ const ALL_CFS: [&str; 7] = [
     CF_CLAIMS,
     CF_PLUGINS,
     CF_NAMESPACES,
+    CF_ACL_POLICIES,
+    CF_ACL_TOKENS,
 ];
 
 const KEY_IDENTITY: &[u8] = b"identity";

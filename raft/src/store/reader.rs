@@ -126,6 +126,21 @@ impl StateReader {
                     .await
                     .plugins
             }
+            Watch::Namespaces => {
+                self.wait_tables(|t| t.namespaces, after, deadline)
+                    .await
+                    .namespaces
+            }
+            Watch::AclPolicies => {
+                self.wait_tables(|t| t.acl_policies, after, deadline)
+                    .await
+                    .acl_policies
+            }
+            Watch::AclTokens => {
+                self.wait_tables(|t| t.acl_tokens, after, deadline)
+                    .await
+                    .acl_tokens
+            }
             Watch::Volume(key) => self.wait_volume(key, after, deadline).await,
         }
     }

@@ -3,12 +3,15 @@
 //! the applied position live behind one lock, so no reader ever pairs one with the other's
 //! past.
 
-use super::db::{CF_CLAIMS, CF_NAMESPACES, CF_PLUGINS, CF_SM_META, CF_VOLUMES, DataDir};
+use super::db::{
+    CF_ACL_POLICIES, CF_ACL_TOKENS, CF_CLAIMS, CF_NAMESPACES, CF_PLUGINS, CF_SM_META, CF_VOLUMES,
+    DataDir,
+};
 use super::reader::StateReader;
 use super::snapshot_blob;
 use crate::faults::TestFaults;
 use crate::notify::Notifier;
-use crate::state::{ClaimRecord, State, StateImage, TableIndexes, Touched};
+use crate::state::{AclTables, ClaimRecord, State, StateImage, TableIndexes, Touched};
 use crate::types::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 use futures::StreamExt;
 use openraft::entry::RaftEntry;
@@ -19,6 +22,7 @@ use serde::Serialize;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use stowage_proto::acl::{AclPolicy, AclToken};
 use stowage_proto::{CommandResponse, Outcome, VolumeKey, codec};
 
 const KEY_APPLIED: &[u8] = b"last_applied";
@@ -26,6 +30,7 @@ const KEY_MEMBERSHIP: &[u8] = b"membership";
 const KEY_INDEXES: &[u8] = b"table_indexes";
 const KEY_SNAPSHOT: &[u8] = b"snapshot";
 const KEY_BREACHES: &[u8] = b"claim_limit_breaches";
+const KEY_ACL_BOOTSTRAP: &[u8] = b"acl_bootstrap";
 
 /// The greatest key any record can have: keys are UTF-8, which never contains 0xff.
 const KEY_END: &[u8] = b"\xff";
@@ -137,6 +142,14 @@ impl StateMachineStore {
         for n in load_all::<stowage_proto::Namespace>(&dir, CF_NAMESPACES)? {
             state.namespaces.insert(n.name.clone(), n);
         }
+        let bootstrap: Option<u64> = get(KEY_ACL_BOOTSTRAP)?
+            .map(|b| codec::decode(&b))
+            .transpose()?;
+        state.acl = AclTables::from_parts(
+            load_all::<AclPolicy>(&dir, CF_ACL_POLICIES)?,
+            load_all::<AclToken>(&dir, CF_ACL_TOKENS)?,
+            bootstrap,
+        );
         let notifier = Notifier::new(state.indexes);
         Ok(Self {
             shared: Arc::new(Shared {
@@ -196,6 +209,24 @@ fn stage(
                 n.as_bytes().to_vec(),
                 state.namespaces.get(n),
             )?,
+            Touched::AclPolicy(name) => put_or_delete(
+                batch,
+                dir.cf(CF_ACL_POLICIES),
+                name.as_bytes().to_vec(),
+                state.acl.policies.get(name),
+            )?,
+            Touched::AclToken(accessor) => put_or_delete(
+                batch,
+                dir.cf(CF_ACL_TOKENS),
+                accessor.as_bytes().to_vec(),
+                state.acl.token(accessor),
+            )?,
+            Touched::AclBootstrap => put_or_delete(
+                batch,
+                dir.cf(CF_SM_META),
+                KEY_ACL_BOOTSTRAP.to_vec(),
+                state.acl.bootstrap_index.as_ref(),
+            )?,
         }
     }
     Ok(())
@@ -251,7 +282,14 @@ fn prepare_install(
     let image: StateImage = codec::decode(snapshot)?;
     let state = State::from_image(&image);
     let mut write = WriteBatch::default();
-    for cf in [CF_VOLUMES, CF_CLAIMS, CF_PLUGINS, CF_NAMESPACES] {
+    for cf in [
+        CF_VOLUMES,
+        CF_CLAIMS,
+        CF_PLUGINS,
+        CF_NAMESPACES,
+        CF_ACL_POLICIES,
+        CF_ACL_TOKENS,
+    ] {
         write.delete_range_cf(dir.cf(cf), &b""[..], KEY_END);
     }
     let everything: Vec<Touched> = state
@@ -271,6 +309,20 @@ fn prepare_install(
                 .keys()
                 .map(|n| Touched::Namespace(n.clone())),
         )
+        .chain(
+            state
+                .acl
+                .policies
+                .keys()
+                .map(|n| Touched::AclPolicy(n.clone())),
+        )
+        .chain(
+            state
+                .acl
+                .tokens()
+                .map(|t| Touched::AclToken(t.accessor_id.clone())),
+        )
+        .chain([Touched::AclBootstrap])
         .collect();
     stage(dir, &state, &everything, &mut write)?;
     let machine = Machine {
