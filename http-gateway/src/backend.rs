@@ -3,7 +3,7 @@
 //! endpoints and the meta headers.
 
 use std::future::Future;
-use stowage_proto::api::CsiApi;
+use stowage_proto::api::{AclApi, CsiApi};
 
 /// A node's health as `/v1/agent/health` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +20,9 @@ pub struct Freshness {
 }
 
 pub trait Backend: Clone + Send + Sync + 'static {
-    type Csi: CsiApi;
+    type Csi: CsiApi + AclApi;
 
-    /// The CSI endpoint every volume, claim and plugin request goes to.
+    /// The endpoint every volume, claim, plugin, namespace and ACL request goes to.
     fn csi(&self) -> &Self::Csi;
     /// The leader's RPC address, if a leader is known.
     fn leader_rpc_addr(&self) -> Option<String>;

@@ -3,14 +3,16 @@
 //! every claim of a node that no longer uses the volume.
 
 use crate::backend::Backend;
+use crate::body::read_body;
 use crate::error::ApiError;
 use crate::params::RawParams;
 use crate::respond;
-use crate::volumes::{meta, read_body};
+use crate::volumes::meta;
 use axum::body::Body;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
+use stowage_proto::acl::Token;
 use stowage_proto::api::{ClaimSpec, ClaimVolumeRequest, CsiApi, DetachRequest};
 use stowage_proto::{ClaimMode, ClaimState};
 
@@ -99,6 +101,7 @@ fn decode_claim(body: &[u8]) -> Result<(ClaimSpec, String), ApiError> {
 /// `PUT /v1/volume/csi/:id/claim`.
 pub(crate) async fn claim<B: Backend>(
     b: B,
+    t: &Token,
     id: &str,
     p: &RawParams,
     headers: &HeaderMap,
@@ -113,12 +116,15 @@ pub(crate) async fn claim<B: Backend>(
         .unwrap_or_else(|| "default".into());
     let claimed = b
         .csi()
-        .claim(ClaimVolumeRequest {
-            namespace,
-            volume_id: id.to_string(),
-            claim,
-            cas,
-        })
+        .claim(
+            t,
+            ClaimVolumeRequest {
+                namespace,
+                volume_id: id.to_string(),
+                claim,
+                cas,
+            },
+        )
         .await?;
     Ok(respond::json(
         &claimed,
@@ -130,16 +136,20 @@ pub(crate) async fn claim<B: Backend>(
 /// `DELETE /v1/volume/csi/:id/detach?node=`.
 pub(crate) async fn detach<B: Backend>(
     b: B,
+    t: &Token,
     id: &str,
     p: &RawParams,
 ) -> Result<Response, ApiError> {
     let written = b
         .csi()
-        .detach(DetachRequest {
-            namespace: p.namespace(),
-            volume_id: id.to_string(),
-            node_id: p.text("node").unwrap_or_default(),
-        })
+        .detach(
+            t,
+            DetachRequest {
+                namespace: p.namespace(),
+                volume_id: id.to_string(),
+                node_id: p.text("node").unwrap_or_default(),
+            },
+        )
         .await?;
     Ok(respond::empty(meta(&b, written.index)))
 }

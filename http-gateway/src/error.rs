@@ -41,17 +41,27 @@ impl ApiError {
             ApiError::InvalidMethod => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ApiError::Csi(CsiError::Invalid(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Csi(CsiError::Invalid(_) | CsiError::AclDisabled) => StatusCode::BAD_REQUEST,
+            ApiError::Csi(CsiError::PermissionDenied) => StatusCode::FORBIDDEN,
             ApiError::Csi(CsiError::Domain(e)) => match e {
                 DomainError::VolumeNotFound { .. }
                 | DomainError::NoSuchVolume { .. }
-                | DomainError::PluginNotFound { .. } => StatusCode::NOT_FOUND,
-                DomainError::NamespaceMissing { .. } => StatusCode::BAD_REQUEST,
+                | DomainError::PluginNotFound { .. }
+                | DomainError::NamespaceNotFound { .. } => StatusCode::NOT_FOUND,
+                // Nomad answers a token write or delete naming a missing token with 400.
+                DomainError::AclTokenMissing { .. }
+                | DomainError::AclTokensMissing { .. }
+                | DomainError::NamespaceMissing { .. }
+                | DomainError::DefaultNamespace
+                | DomainError::AclBootstrapped { .. }
+                | DomainError::BootstrapResetMismatch { .. }
+                | DomainError::AclTokenUnchangeable(_) => StatusCode::BAD_REQUEST,
                 DomainError::VolumeInUse { .. }
                 | DomainError::UpdateRefused { .. }
                 | DomainError::AlreadyExists { .. }
                 | DomainError::ClaimRefused { .. }
-                | DomainError::IndexMismatch { .. } => StatusCode::CONFLICT,
+                | DomainError::IndexMismatch { .. }
+                | DomainError::NamespaceInUse { .. } => StatusCode::CONFLICT,
             },
             ApiError::Csi(CsiError::Cluster(e)) => match e {
                 // "Not leader" never escapes the forwarder; if it did, there was no usable leader.

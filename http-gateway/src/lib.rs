@@ -5,10 +5,14 @@
 //!
 //! Must not depend on: rocksdb, openraft, stowage-raft.
 
+mod acl;
 mod backend;
+mod body;
+mod caller;
 mod claims;
 mod error;
 mod input;
+mod namespaces;
 mod params;
 mod plugins;
 mod respond;
@@ -73,6 +77,46 @@ pub fn router<B: Backend>(backend: B) -> Router {
                 .delete(plugins::remove::<B>)
                 .fallback(invalid_method),
         )
+        .route(
+            "/v1/acl/bootstrap",
+            axum::routing::put(acl::bootstrap::<B>)
+                .post(acl::bootstrap::<B>)
+                .fallback(invalid_method),
+        )
+        .route(
+            "/v1/acl/policies",
+            get(acl::policies::<B>).fallback(invalid_method),
+        )
+        .route("/v1/acl/policy/", any(acl::policy_without_name))
+        .route("/v1/acl/policy/{name}", any(acl::policy::<B>))
+        .route(
+            "/v1/acl/tokens",
+            get(acl::tokens::<B>).fallback(invalid_method),
+        )
+        .route(
+            "/v1/acl/token",
+            axum::routing::put(acl::create_token::<B>)
+                .post(acl::create_token::<B>)
+                .fallback(invalid_method),
+        )
+        .route(
+            "/v1/acl/token/self",
+            get(acl::token_self::<B>).fallback(invalid_method),
+        )
+        .route("/v1/acl/token/", any(acl::token_without_accessor))
+        .route("/v1/acl/token/{accessor}", any(acl::token::<B>))
+        .route(
+            "/v1/namespaces",
+            get(namespaces::list::<B>).fallback(invalid_method),
+        )
+        .route(
+            "/v1/namespace",
+            axum::routing::put(namespaces::create::<B>)
+                .post(namespaces::create::<B>)
+                .fallback(invalid_method),
+        )
+        .route("/v1/namespace/", any(namespaces::without_name))
+        .route("/v1/namespace/{name}", any(namespaces::one::<B>))
         .fallback(error::no_route)
         .with_state(backend)
         .layer(CompressionLayer::new())

@@ -68,3 +68,27 @@ pub fn empty(meta: Meta) -> Response {
     add_meta(&mut resp, meta);
     resp
 }
+
+/// 200 with `found`, or Nomad's plain-text 404 naming what is `missing`. The 404 carries the meta
+/// headers too, so that a client can block until the record appears.
+pub fn found_or_404<T: Serialize>(
+    found: Option<T>,
+    pretty: bool,
+    meta: Meta,
+    missing: &'static str,
+    code: stowage_proto::api::ErrorCode,
+) -> Response {
+    use axum::response::IntoResponse;
+    match found {
+        Some(v) => json(&v, pretty, Some(meta)),
+        None => {
+            let mut resp = crate::error::ApiError::NotFound {
+                text: missing,
+                code,
+            }
+            .into_response();
+            add_meta(&mut resp, meta);
+            resp
+        }
+    }
+}

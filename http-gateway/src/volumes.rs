@@ -2,6 +2,8 @@
 //! `/v1/volume/csi/:id`, routed with Nomad's method and path rules.
 
 use crate::backend::Backend;
+use crate::body::read_body;
+use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::input::decode_register;
 use crate::params::{RawParams, ReadOptions, parse_go_bool};
@@ -9,28 +11,12 @@ use crate::respond::{self, Meta};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
+use stowage_proto::acl::Token;
 use stowage_proto::api::{
     ApiVolume, CsiApi, DeregisterRequest, ErrorCode, ListQuery, Namespaces, VolumeQuery, VolumeStub,
 };
-
-/// Largest request body accepted.
-pub const MAX_BODY: usize = 8 * 1024 * 1024;
-
-pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| ApiError::TooLarge)?;
-    let chunked = headers
-        .get(axum::http::header::TRANSFER_ENCODING)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
-    if bytes.is_empty() && chunked {
-        // What Go's decoder says for a zero-length chunked body.
-        return Err(ApiError::BadRequest("EOF".into()));
-    }
-    Ok(bytes)
-}
 
 pub(crate) fn meta<B: Backend>(b: &B, index: u64) -> Meta {
     Meta {
@@ -42,6 +28,7 @@ pub(crate) fn meta<B: Backend>(b: &B, index: u64) -> Meta {
 /// `GET /v1/volumes`.
 pub(crate) async fn list<B: Backend>(
     State(b): State<B>,
+    Caller(t): Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = RawParams::parse(q.as_deref());
@@ -65,7 +52,7 @@ pub(crate) async fn list<B: Backend>(
         filter: opts.filter,
         options: opts.query,
     };
-    let page = b.csi().volumes(query).await?;
+    let page = b.csi().volumes(&t, query).await?;
     let mut resp = respond::json(&page.items, p.pretty(), Some(meta(&b, page.index)));
     if let Some(token) = page
         .next_token
@@ -76,30 +63,32 @@ pub(crate) async fn list<B: Backend>(
     Ok(resp)
 }
 
-async fn read_one<B: Backend>(b: B, id: &str, p: &RawParams) -> Result<Response, ApiError> {
+async fn read_one<B: Backend>(
+    b: B,
+    t: &Token,
+    id: &str,
+    p: &RawParams,
+) -> Result<Response, ApiError> {
     let opts = ReadOptions::parse(p)?;
     let read = b
         .csi()
-        .volume(VolumeQuery {
-            namespace: opts.namespace,
-            id: id.to_string(),
-            options: opts.query,
-        })
+        .volume(
+            t,
+            VolumeQuery {
+                namespace: opts.namespace,
+                id: id.to_string(),
+                options: opts.query,
+            },
+        )
         .await?;
-    let meta = meta(&b, read.index);
-    match read.value {
-        Some(volume) => Ok(respond::json(&volume, p.pretty(), Some(meta))),
-        None => {
-            // Nomad's GET 404 carries the meta headers, so a client can block until it appears.
-            let mut resp = ApiError::NotFound {
-                text: "volume not found",
-                code: ErrorCode::VolumeNotFound,
-            }
-            .into_response();
-            respond::add_meta(&mut resp, meta);
-            Ok(resp)
-        }
-    }
+    let (meta, code) = (meta(&b, read.index), ErrorCode::VolumeNotFound);
+    Ok(respond::found_or_404(
+        read.value,
+        p.pretty(),
+        meta,
+        "volume not found",
+        code,
+    ))
 }
 
 #[derive(Serialize)]
@@ -115,6 +104,7 @@ struct RegisterResponse {
 
 async fn register<B: Backend>(
     b: B,
+    t: &Token,
     path_id: Option<&str>,
     p: &RawParams,
     headers: &HeaderMap,
@@ -123,7 +113,7 @@ async fn register<B: Backend>(
     let body = read_body(headers, body).await?;
     let mut request = decode_register(&body, path_id, p.text("namespace"))?;
     request.cas = p.cas()?;
-    let registered = b.csi().register(request).await?;
+    let registered = b.csi().register(t, request).await?;
     let fresh = b.freshness();
     let out = RegisterResponse {
         volumes: registered.volumes,
@@ -143,7 +133,12 @@ async fn register<B: Backend>(
     ))
 }
 
-async fn deregister<B: Backend>(b: B, id: &str, p: &RawParams) -> Result<Response, ApiError> {
+async fn deregister<B: Backend>(
+    b: B,
+    t: &Token,
+    id: &str,
+    p: &RawParams,
+) -> Result<Response, ApiError> {
     let force = match p.get("force") {
         None | Some("") => false,
         Some(v) => {
@@ -152,12 +147,15 @@ async fn deregister<B: Backend>(b: B, id: &str, p: &RawParams) -> Result<Respons
     };
     let written = b
         .csi()
-        .deregister(DeregisterRequest {
-            namespace: p.namespace(),
-            id: id.to_string(),
-            force,
-            cas: p.cas()?,
-        })
+        .deregister(
+            t,
+            DeregisterRequest {
+                namespace: p.namespace(),
+                id: id.to_string(),
+                force,
+                cas: p.cas()?,
+            },
+        )
         .await?;
     Ok(respond::empty(meta(&b, written.index)))
 }
@@ -165,38 +163,42 @@ async fn deregister<B: Backend>(b: B, id: &str, p: &RawParams) -> Result<Respons
 /// `PUT`/`POST /v1/volumes`: register.
 pub(crate) async fn register_root<B: Backend>(
     State(b): State<B>,
+    Caller(t): Caller,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    register(b, None, &RawParams::parse(q.as_deref()), &headers, body).await
+    register(b, &t, None, &RawParams::parse(q.as_deref()), &headers, body).await
 }
 
 /// `/v1/volume/csi/` with an empty ID.
 pub(crate) async fn empty_id<B: Backend>(
     State(b): State<B>,
+    Caller(t): Caller,
     method: Method,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    dispatch(b, method, "", q, headers, body).await
+    dispatch(b, &t, method, "", q, headers, body).await
 }
 
 /// `/v1/volume/csi/*rest`: Nomad splits the decoded rest on `/`.
 pub(crate) async fn by_path<B: Backend>(
     State(b): State<B>,
+    Caller(t): Caller,
     method: Method,
     Path(rest): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    dispatch(b, method, &rest, q, headers, body).await
+    dispatch(b, &t, method, &rest, q, headers, body).await
 }
 
 async fn dispatch<B: Backend>(
     b: B,
+    t: &Token,
     method: Method,
     rest: &str,
     q: Option<String>,
@@ -206,15 +208,15 @@ async fn dispatch<B: Backend>(
     let p = RawParams::parse(q.as_deref());
     let segments: Vec<&str> = rest.split('/').collect();
     match (segments.as_slice(), &method) {
-        ([id], &Method::GET) => read_one(b, id, &p).await,
-        ([id], &Method::PUT) => register(b, Some(id), &p, &headers, body).await,
-        ([id], &Method::DELETE) => deregister(b, id, &p).await,
+        ([id], &Method::GET) => read_one(b, t, id, &p).await,
+        ([id], &Method::PUT) => register(b, t, Some(id), &p, &headers, body).await,
+        ([id], &Method::DELETE) => deregister(b, t, id, &p).await,
         ([_], _) => Err(ApiError::InvalidMethod),
         ([_, "create"], &Method::PUT) | ([_, "delete"], &Method::DELETE) => Err(ApiError::NotImplemented(
             "creating and deleting volumes needs calls to the CSI controller plugin, which stowage does not make yet; register an existing volume instead".into(),
         )),
-        ([id, "detach"], &Method::DELETE) => crate::claims::detach(b, id, &p).await,
-        ([id, "claim"], &Method::PUT) => crate::claims::claim(b, id, &p, &headers, body).await,
+        ([id, "detach"], &Method::DELETE) => crate::claims::detach(b, t, id, &p).await,
+        ([id, "claim"], &Method::PUT) => crate::claims::claim(b, t, id, &p, &headers, body).await,
         ([_, _], &Method::PUT | &Method::DELETE) => Err(ApiError::NoRoute),
         ([_, _], _) => Err(ApiError::InvalidMethod),
         _ => Err(ApiError::NoRoute),
