@@ -61,6 +61,7 @@ impl Agent {
             source_ip: Some(config.rpc_bind.ip()).filter(|ip| !ip.is_unspecified()),
             secret: config.secret.clone(),
             faults: config.faults,
+            acl_enabled: config.acl_enabled,
         };
         if config.faults.any() {
             tracing::warn!(

@@ -33,6 +33,9 @@ pub struct ChaosArgs {
     /// Run no cluster: check a saved report's history.jsonl again.
     #[arg(long)]
     pub check_history: Option<PathBuf>,
+    /// Run the agents with ACLs on; the workload bootstraps them and uses the management token.
+    #[arg(long)]
+    pub acl_enabled: bool,
 }
 
 fn parse_duration(s: &str) -> anyhow::Result<Duration> {
@@ -60,10 +63,12 @@ fn parse_kind(s: &str) -> anyhow::Result<FaultKind> {
         .with_context(|| format!("unknown fault kind {s:?}"))
 }
 
-/// Starts each node as `exe agent …` with the run's cluster secret, written into the run's folder.
+/// Starts each node as `exe agent …` with the run's cluster secret, written into the run's
+/// folder, and with ACLs on when `acl_enabled`.
 pub fn agent_launch(
     exe: PathBuf,
     secret: &ClusterSecret,
+    acl_enabled: bool,
 ) -> impl FnOnce(&Net, &Path) -> anyhow::Result<Launch> + use<> {
     let secret = secret.clone();
     move |net, dir| {
@@ -85,6 +90,7 @@ pub fn agent_launch(
                 peers: peers.clone(),
                 secret_file: secret_file.clone(),
                 log: slot.log.clone(),
+                acl_enabled,
             }
             .command()
         }))
@@ -115,10 +121,11 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
         kinds,
         report_root: args.report_dir,
         secret: ClusterSecret::generate(),
+        acl_enabled: args.acl_enabled,
     };
     println!("chaos: seed {seed}, {} for {:?}", args.duration, cfg.kinds);
     let exe = std::env::current_exe().context("cannot find the stowage binary")?;
-    let launch = agent_launch(exe, &cfg.secret);
+    let launch = agent_launch(exe, &cfg.secret, cfg.acl_enabled);
     let summary = chaos::run_processes(cfg, launch).await?;
     summary.print(seed);
     Ok(if summary.anomalies.is_empty() { 0 } else { 1 })

@@ -41,8 +41,11 @@ pub struct AgentArgs {
     /// The cluster secret itself (prefer the file: a command line is visible to other users).
     #[arg(long, env = "STOWAGE_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<ClusterSecret>,
+    /// Hold every caller to ACL tokens and policies (as Nomad's `acl { enabled = true }`).
+    #[arg(long, env = "STOWAGE_ACL_ENABLED")]
+    pub acl_enabled: bool,
     /// A TOML file with any of: node_id, data_dir, http_addr, rpc_addr, peers, bootstrap_expect,
-    /// cluster_secret_file, cluster_secret.
+    /// cluster_secret_file, cluster_secret, and an `[acl]` table with `enabled`.
     #[arg(long, env = "STOWAGE_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -59,6 +62,16 @@ struct FileConfig {
     bootstrap_expect: Option<usize>,
     cluster_secret_file: Option<PathBuf>,
     cluster_secret: Option<ClusterSecret>,
+    #[serde(default)]
+    acl: FileAcl,
+}
+
+/// The config file's `[acl]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAcl {
+    #[serde(default)]
+    enabled: bool,
 }
 
 /// A checked agent configuration.
@@ -71,6 +84,8 @@ pub struct AgentConfig {
     pub peers: BTreeMap<u64, String>,
     pub bootstrap_expect: usize,
     pub secret: ClusterSecret,
+    /// Whether callers are held to ACL tokens and policies.
+    pub acl_enabled: bool,
     /// Deliberately wrong behaviours, for the chaos suite's self-checks: no flag, variable or
     /// file sets them, and a default build has none.
     pub faults: TestFaults,
@@ -212,6 +227,7 @@ impl AgentArgs {
             peers,
             bootstrap_expect,
             secret,
+            acl_enabled: self.acl_enabled || file.acl.enabled,
             faults: TestFaults::default(),
         };
         if !config.peers.contains_key(&node_id) {
@@ -292,7 +308,7 @@ mod tests {
         std::fs::write(&secret, "from-the-secret-file\n").expect("write");
         std::fs::write(
             &path,
-            format!("node_id = 1\ndata_dir = \"/d\"\npeers = [\"1=127.0.0.1:7001\", \"2=127.0.0.1:7002\", \"3=127.0.0.1:7003\"]\ncluster_secret_file = {secret:?}\n"),
+            format!("node_id = 1\ndata_dir = \"/d\"\npeers = [\"1=127.0.0.1:7001\", \"2=127.0.0.1:7002\", \"3=127.0.0.1:7003\"]\ncluster_secret_file = {secret:?}\n[acl]\nenabled = true\n"),
         )
         .expect("write");
         let a = AgentArgs {
@@ -305,6 +321,7 @@ mod tests {
             (c.node_id, c.http_bind.to_string(), c.secret.expose()),
             (1, "127.0.0.1:9000".to_string(), "from-the-secret-file")
         );
+        assert!(c.acl_enabled, "[acl] enabled = true");
         std::fs::write(&path, "node_idd = 1\n").expect("write");
         let a = AgentArgs {
             config: Some(path),

@@ -24,6 +24,9 @@ pub struct DevArgs {
     /// HTTP port of node 1; node N uses this + 10*(N-1), and each RPC port is its HTTP port + 1.
     #[arg(long, default_value_t = 4646)]
     pub http_port: u16,
+    /// Hold every caller to ACL tokens and policies, on all three nodes.
+    #[arg(long)]
+    pub acl_enabled: bool,
 }
 
 struct DevNode {
@@ -74,6 +77,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<u8> {
                     rpc_addr: port(i, 1),
                     peers: peers.clone(),
                     secret_file: secret_file.clone(),
+                    acl_enabled: args.acl_enabled,
                 },
                 pid: None,
                 restarts: Vec::new(),

@@ -20,6 +20,8 @@ pub struct AgentSpec {
     pub secret_file: PathBuf,
     /// Where the child's standard output and error go (appended).
     pub log: PathBuf,
+    /// Start it with `--acl-enabled`.
+    pub acl_enabled: bool,
 }
 
 impl AgentSpec {
@@ -39,6 +41,7 @@ impl AgentSpec {
             .args(["--peer", &self.peers])
             .arg("--cluster-secret-file")
             .arg(&self.secret_file)
+            .args(self.acl_enabled.then_some("--acl-enabled"))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

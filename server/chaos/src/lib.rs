@@ -44,6 +44,9 @@ pub struct Config {
     pub report_root: PathBuf,
     /// The cluster's secret, for asking each node about itself over its RPC port.
     pub secret: ClusterSecret,
+    /// The agents hold callers to ACLs: the run bootstraps them and every call carries the
+    /// management token.
+    pub acl_enabled: bool,
 }
 
 /// The outcome of a run: what happened, and every anomaly found.
@@ -197,6 +200,34 @@ async fn audit_claim_limits(net: &Net, secret: &ClusterSecret, summary: &mut Sum
     }
 }
 
+/// Bootstraps the cluster's ACLs through `addr` with a management secret chosen here, and
+/// returns it. A bootstrap whose answer was lost may have happened, so a retry that finds the
+/// cluster already bootstrapped is settled by asking whether the chosen secret is the token.
+async fn bootstrap(http: &reqwest::Client, addr: std::net::SocketAddr) -> anyhow::Result<String> {
+    let secret = stowage_proto::acl::new_uuid();
+    let body = serde_json::json!({ "BootstrapSecret": secret });
+    let ours = wait_until(Duration::from_secs(60), || async {
+        if let Ok(r) = http
+            .post(format!("http://{addr}/v1/acl/bootstrap"))
+            .json(&body)
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            return true;
+        }
+        http.get(format!("http://{addr}/v1/acl/token/self"))
+            .header("X-Nomad-Token", &secret)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    });
+    match ours.await {
+        Some(_) => Ok(secret),
+        None => anyhow::bail!("could not bootstrap ACLs through {addr} within 60 s"),
+    }
+}
+
 /// Runs the workload and the fault schedule against `nodes`, then heals, checks and reports.
 pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Result<Summary> {
     let start = Instant::now();
@@ -213,15 +244,21 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
     {
         anyhow::bail!("the cluster elected no leader within 60 s");
     }
-    let plugin = serde_json::json!({"Provider": "chaos", "Version": "1", "NodesHealthy": 3, "NodesExpected": 3});
     let addr = net.nodes[0].http;
+    let token = if cfg.acl_enabled {
+        Some(bootstrap(&http, addr).await?)
+    } else {
+        None
+    };
+    let plugin = serde_json::json!({"Provider": "chaos", "Version": "1", "NodesHealthy": 3, "NodesExpected": 3});
     let registered = wait_until(Duration::from_secs(30), || async {
-        let r = http
+        let mut r = http
             .put(format!("http://{addr}/v1/plugin/csi/{}", workload::PLUGIN))
-            .json(&plugin)
-            .send()
-            .await;
-        r.is_ok_and(|r| r.status().is_success())
+            .json(&plugin);
+        if let Some(t) = &token {
+            r = r.header("X-Nomad-Token", t);
+        }
+        r.send().await.is_ok_and(|r| r.status().is_success())
     });
     if registered.await.is_none() {
         anyhow::bail!("could not register the chaos plugin");
@@ -232,6 +269,7 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
         volumes: cfg.volumes,
         volume_lifetime: cfg.volume_lifetime,
         start,
+        token,
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let clients: Vec<_> = (0..cfg.clients)

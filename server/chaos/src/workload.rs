@@ -57,6 +57,8 @@ pub struct Targets {
     /// How long clients keep using one set of volumes before moving to fresh ones.
     pub volume_lifetime: Duration,
     pub start: Instant,
+    /// The ACL token every call carries, when the cluster has ACLs on.
+    pub token: Option<String>,
 }
 
 impl Targets {
@@ -104,13 +106,14 @@ pub fn observe(v: &Value) -> Observed {
     }
 }
 
-/// Sends one call and classifies its answer.
+/// Sends one call, with `token` if there is one, and classifies its answer.
 pub async fn perform(
     http: &reqwest::Client,
     addr: SocketAddr,
     volume: &str,
     input: &Input,
     stale: bool,
+    token: Option<&str>,
 ) -> (Outcome, Option<u64>) {
     let base = format!("http://{addr}");
     let req = match input {
@@ -137,6 +140,10 @@ pub async fn perform(
             "{base}/v1/volume/csi/{volume}{}",
             if stale { "?stale" } else { "" }
         )),
+    };
+    let req = match token {
+        Some(t) => req.header("X-Nomad-Token", t),
+        None => req,
     };
     let resp = match req.send().await {
         Ok(r) => r,
@@ -238,7 +245,8 @@ pub async fn traced(
 ) -> Record {
     let (node, addr) = targets.http[target % targets.http.len()];
     let invoked = targets.now();
-    let (outcome, index) = perform(http, addr, &volume, &input, stale).await;
+    let token = targets.token.as_deref();
+    let (outcome, index) = perform(http, addr, &volume, &input, stale, token).await;
     Record {
         client,
         volume,

@@ -21,8 +21,9 @@ async fn wrong(fault: &'static str, kinds: &[FaultKind], secs: u64) -> chaos::Su
         kinds: kinds.to_vec(),
         report_root: dir.path().to_path_buf(),
         secret: ClusterSecret::generate(),
+        acl_enabled: false,
     };
-    let agents = agent_launch(PathBuf::from(UNSAFE_AGENT), &cfg.secret);
+    let agents = agent_launch(PathBuf::from(UNSAFE_AGENT), &cfg.secret, false);
     let launch = move |net: &chaos::nodes::Net, dir: &std::path::Path| {
         let agents = agents(net, dir)?;
         let with_fault: chaos::nodes::Launch = Box::new(move |slot| {
