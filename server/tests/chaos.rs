@@ -18,6 +18,7 @@ async fn in_process_chaos_finds_no_anomalies() {
         election_max_ms: 800,
         snapshot_every: 200,
         keep_behind_snapshot: 20,
+        token_reap_ms: 1000,
     };
     let cfg = Config {
         seed: 20261127,
@@ -28,8 +29,11 @@ async fn in_process_chaos_finds_no_anomalies() {
         kinds: FaultKind::ALL.to_vec(),
         report_root: dir.path().to_path_buf(),
         secret: ClusterSecret::generate(),
+        // ACLs on: every client call is admitted by the leader, under the same faults.
+        acl_enabled: true,
     };
-    let mut nodes = TestCluster::start_on(&net, listeners, timing, &cfg.secret).await;
+    let mut nodes =
+        TestCluster::start_on(&net, listeners, timing, &cfg.secret, cfg.acl_enabled).await;
     let summary = chaos::run(&cfg, &net, &mut nodes).await.expect("run");
     summary.print(cfg.seed);
     // Every stop is bounded, so this returns; a hang here is a failure of its own.

@@ -1,6 +1,7 @@
 //! Cluster behaviour through real RocksDB, real gRPC on loopback and three nodes in one process.
 
 use std::time::Duration;
+use stowage_proto::acl::Token;
 use stowage_proto::api::{CsiApi, CsiError, VolumeQuery};
 use stowage_proto::{ClusterError, Command};
 use stowage_testkit::{TestCluster, eventually, fast_timing};
@@ -19,11 +20,14 @@ async fn write_through_a_follower_is_readable_on_every_node() {
             .agent(id)
             .node
             .csi
-            .volume(VolumeQuery {
-                namespace: "default".into(),
-                id: "via-follower".into(),
-                options: Default::default(),
-            })
+            .volume(
+                &Token::anonymous(),
+                VolumeQuery {
+                    namespace: "default".into(),
+                    id: "via-follower".into(),
+                    options: Default::default(),
+                },
+            )
             .await
             .expect("linearizable read");
         let index = read.index;
@@ -203,7 +207,7 @@ async fn without_quorum_writes_and_reads_answer_no_leader_within_a_bound() {
     let outcome = tokio::time::timeout(Duration::from_secs(30), write)
         .await
         .expect("answered, not hung");
-    assert_eq!(outcome, Err(ClusterError::NoLeader));
+    assert_eq!(outcome, Err(CsiError::Cluster(ClusterError::NoLeader)));
     let read = cluster.read_volume_ids(lonely, false);
     let outcome = tokio::time::timeout(Duration::from_secs(30), read)
         .await

@@ -60,6 +60,7 @@ async fn a_raw_write_without_the_secret_or_breaking_the_rules_is_refused_and_nev
     let write = |command: &Command| WriteRequest {
         command: codec::encode(command).expect("encode"),
         forwarded: false,
+        token: String::new(),
     };
 
     // No secret: the whole port refuses, whatever the call.
@@ -420,6 +421,7 @@ async fn every_refusal_over_http_is_the_same_over_grpc() {
 
         let request = CsiRequest {
             call: codec::encode(&case.call).expect("encode"),
+            token: String::new(),
         };
         let reply = grpc.csi(request).await.expect("answered").into_inner();
         let answer: Result<CsiAnswer, CsiError> = codec::decode(&reply.answer).expect("decode");

@@ -88,6 +88,7 @@ async fn write_volume(
     let call = c.write(WriteRequest {
         command,
         forwarded: false,
+        token: String::new(),
     });
     match tokio::time::timeout(Duration::from_secs(20), call).await {
         Ok(Ok(reply)) => {
@@ -139,6 +140,7 @@ async fn volume_ids(secret: &ClusterSecret, rpc: &str, stale: bool) -> Option<BT
     });
     let request = CsiRequest {
         call: codec::encode(&call).expect("encode"),
+        token: String::new(),
     };
     let reply = client(secret, rpc).csi(request).await.ok()?.into_inner();
     match codec::decode::<Result<CsiAnswer, CsiError>>(&reply.answer).ok()? {

@@ -28,8 +28,9 @@ async fn a_node_stops_within_a_bound_whatever_is_in_flight() {
         election_max_ms: 800,
         snapshot_every: 20,
         keep_behind_snapshot: 5,
+        token_reap_ms: 1000,
     };
-    let mut nodes = TestCluster::start_on(&net, listeners, timing, &secret).await;
+    let mut nodes = TestCluster::start_on(&net, listeners, timing, &secret, false).await;
     let leader = eventually("a leader", Duration::from_secs(30), || async {
         let ids: Vec<u64> = net.nodes.iter().map(|n| n.id).collect();
         ids.into_iter().find(|id| {

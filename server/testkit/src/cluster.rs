@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 use stowage_chaos::nodes::{Net, Nodes};
+use stowage_proto::acl::Token;
 use stowage_proto::api::{CsiApi, CsiError, ListQuery, Namespaces, QueryOptions};
-use stowage_proto::{
-    AccessMode, AttachmentMode, Capability, ClusterError, Command, CommandResponse, Volume,
-};
+use stowage_proto::{AccessMode, AttachmentMode, Capability, Command, CommandResponse, Volume};
 use stowage_raft::{ClusterSecret, RaftTiming, TestFaults};
 use stowage_server::agent::{Agent, Listeners};
 use stowage_server::config::AgentConfig;
@@ -25,6 +24,7 @@ pub fn fast_timing(snapshot_every: u64) -> RaftTiming {
         election_max_ms: 800,
         snapshot_every,
         keep_behind_snapshot: 5,
+        token_reap_ms: 200,
     }
 }
 
@@ -52,6 +52,15 @@ pub fn volume(id: &str) -> Volume {
 impl TestCluster {
     /// Three nodes on loopback addresses of their own, listening on free ports.
     pub async fn start(timing: RaftTiming) -> TestCluster {
+        Self::start_with(timing, false).await
+    }
+
+    /// Three nodes as `start` makes them, holding callers to ACLs.
+    pub async fn start_with_acls(timing: RaftTiming) -> TestCluster {
+        Self::start_with(timing, true).await
+    }
+
+    async fn start_with(timing: RaftTiming, acl_enabled: bool) -> TestCluster {
         let root = tempfile::tempdir().expect("tempdir");
         let secret = ClusterSecret::generate();
         let mut bound = BTreeMap::new();
@@ -64,7 +73,7 @@ impl TestCluster {
             .iter()
             .map(|(id, l)| (*id, l.rpc.local_addr().expect("addr").to_string()))
             .collect();
-        Self::launch(root, timing, &secret, peers, bound).await
+        Self::launch(root, timing, &secret, acl_enabled, peers, bound).await
     }
 
     /// Three nodes on the listeners `Net::build` bound, each reached by its peers through the
@@ -74,19 +83,21 @@ impl TestCluster {
         listeners: BTreeMap<u64, (TcpListener, TcpListener)>,
         timing: RaftTiming,
         secret: &ClusterSecret,
+        acl_enabled: bool,
     ) -> TestCluster {
         let root = tempfile::tempdir().expect("tempdir");
         let bound = listeners
             .into_iter()
             .map(|(id, (rpc, http))| (id, Listeners { rpc, http }))
             .collect();
-        Self::launch(root, timing, secret, net.peers(), bound).await
+        Self::launch(root, timing, secret, acl_enabled, net.peers(), bound).await
     }
 
     async fn launch(
         root: TempDir,
         timing: RaftTiming,
         secret: &ClusterSecret,
+        acl_enabled: bool,
         peers: BTreeMap<u64, String>,
         bound: BTreeMap<u64, Listeners>,
     ) -> TestCluster {
@@ -102,6 +113,7 @@ impl TestCluster {
                     bootstrap_expect: peers.len(),
                     secret: secret.clone(),
                     faults: TestFaults::default(),
+                    acl_enabled,
                 };
                 (*id, config)
             })
@@ -143,6 +155,11 @@ impl TestCluster {
 
     pub fn http_addr(&self, id: u64) -> SocketAddr {
         self.configs[&id].http_bind
+    }
+
+    /// Node `id`'s data directory.
+    pub fn data_dir(&self, id: u64) -> &std::path::Path {
+        &self.configs[&id].data_dir
     }
 
     pub fn rpc_addr(&self, id: u64) -> String {
@@ -222,8 +239,20 @@ impl TestCluster {
         std::fs::remove_dir_all(&self.configs[&id].data_dir).expect("wipe data dir");
     }
 
-    pub async fn write(&self, via: u64, command: Command) -> Result<CommandResponse, ClusterError> {
-        self.agent(via).node.forwarder.write(command).await
+    /// Applies `command` through node `via` as an anonymous caller (every caller, with ACLs
+    /// off).
+    pub async fn write(&self, via: u64, command: Command) -> Result<CommandResponse, CsiError> {
+        self.write_as(via, command, &Token::anonymous()).await
+    }
+
+    /// Applies `command` through node `via` for the caller holding `token`.
+    pub async fn write_as(
+        &self,
+        via: u64,
+        command: Command,
+        token: &Token,
+    ) -> Result<CommandResponse, CsiError> {
+        self.agent(via).node.forwarder.write(command, token).await
     }
 
     pub async fn register(&self, via: u64, id: &str) -> CommandResponse {
@@ -260,7 +289,12 @@ impl TestCluster {
             },
             ..ListQuery::default()
         };
-        let page = self.agent(id).node.csi.volumes(query).await?;
+        let page = self
+            .agent(id)
+            .node
+            .csi
+            .volumes(&Token::anonymous(), query)
+            .await?;
         Ok(page.items.into_iter().map(|v| v.id).collect())
     }
 

@@ -34,11 +34,22 @@ impl Reply {
 }
 
 pub async fn call(b: &StateBackend, method: &str, uri: &str, body: &str) -> Reply {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::from(body.to_string()))
-        .expect("request");
+    call_as(b, None, method, uri, body).await
+}
+
+/// One call carrying `token` in `X-Nomad-Token`, when there is one.
+pub async fn call_as(
+    b: &StateBackend,
+    token: Option<&str>,
+    method: &str,
+    uri: &str,
+    body: &str,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("X-Nomad-Token", t);
+    }
+    let req = req.body(Body::from(body.to_string())).expect("request");
     let resp = stowage_http_gateway::router(b.clone())
         .oneshot(req)
         .await

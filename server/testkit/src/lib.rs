@@ -5,12 +5,14 @@
 //!
 //! Used only by tests; nothing in a shipped binary depends on it.
 
+pub mod acl_cluster;
 pub mod cluster;
 pub mod http;
 pub mod memory;
 pub mod nomad_api;
 pub mod poll;
 pub mod processes;
+pub mod router_acl;
 
 pub use cluster::{TestCluster, fast_timing, volume};
 pub use memory::{MemoryStore, StateBackend};

@@ -4,23 +4,45 @@
 
 use std::sync::{Arc, Mutex};
 use stowage_http_gateway::{Backend, Freshness, HealthReport};
-use stowage_proto::{ClusterError, Command, CommandResponse, Request, Watch};
+use stowage_proto::acl::Token;
+use stowage_proto::api::CsiError;
+use stowage_proto::{Command, CommandResponse, Request, Watch};
 use stowage_raft::state::State;
-use stowage_raft::{Csi, Store};
+use stowage_raft::{Csi, Store, now_ns};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// One `State` and its last index, written by `State::apply` directly.
+/// One `State` and its last index, written by `State::apply` directly. Entry `n` is applied at
+/// `n` seconds after the epoch, so claim times are deterministic.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<Mutex<(State, u64)>>,
     changed: Arc<watch::Sender<u64>>,
+    acl_enabled: bool,
 }
 
-impl Store for MemoryStore {
-    async fn write(&self, command: Command) -> Result<CommandResponse, ClusterError> {
+impl MemoryStore {
+    /// A store whose callers are held to ACLs when `acl_enabled`.
+    pub fn new(acl_enabled: bool) -> MemoryStore {
+        MemoryStore {
+            acl_enabled,
+            ..MemoryStore::default()
+        }
+    }
+}
+
+impl MemoryStore {
+    /// Applies `command` at the next index; with a caller's token (and ACLs on) it is admitted
+    /// first, on the wall clock as the endpoint's reads are.
+    fn apply(&self, command: Command, caller: Option<&Token>) -> Result<CommandResponse, CsiError> {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let (state, index) = &mut *guard;
+        if self.acl_enabled
+            && let Some(token) = caller
+            && !state.admits(token, &command, now_ns())
+        {
+            return Err(CsiError::PermissionDenied);
+        }
         *index += 1;
         let req = Request {
             command,
@@ -30,13 +52,23 @@ impl Store for MemoryStore {
         self.changed.send_replace(*index);
         Ok(resp)
     }
+}
 
-    async fn settle(&self, _stale: bool) -> Result<(), ClusterError> {
+impl Store for MemoryStore {
+    async fn write(&self, command: Command, token: &Token) -> Result<CommandResponse, CsiError> {
+        self.apply(command, Some(token))
+    }
+
+    async fn settle(&self, _stale: bool) -> Result<(), CsiError> {
         Ok(())
     }
 
     fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         f(&self.state.lock().unwrap_or_else(|p| p.into_inner()).0)
+    }
+
+    fn acl_enabled(&self) -> bool {
+        self.acl_enabled
     }
 
     /// Wakes on any write, whatever `watch` names: a blocking query may wake more often than it
@@ -77,11 +109,19 @@ impl StateBackend {
         Self::default()
     }
 
-    /// Applies a command directly, as a write through the leader would.
+    /// A backend whose callers are held to ACLs.
+    pub fn with_acls() -> Self {
+        StateBackend {
+            csi: Csi::new(MemoryStore::new(true)),
+            health: Arc::default(),
+        }
+    }
+
+    /// Applies a command directly as the node itself, with no caller to admit.
     pub async fn write(&self, command: Command) -> CommandResponse {
-        match self.csi.store().write(command).await {
+        match self.csi.store().apply(command, None) {
             Ok(resp) => resp,
-            Err(e) => panic!("a memory store cannot fail: {e}"),
+            Err(e) => panic!("the node itself is always admitted: {e}"),
         }
     }
 

@@ -83,6 +83,7 @@ impl ProcessCluster {
                     peers: peers.clone(),
                     secret_file: secret_file.clone(),
                     log: dir.path().join(format!("node{}.log", i + 1)),
+                    acl_enabled: false,
                 },
                 child: None,
             })
