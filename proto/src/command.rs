@@ -17,6 +17,20 @@ pub struct Request {
     pub command: Command,
     /// Leader's wall clock when the command was proposed, in nanoseconds since the epoch.
     pub time_ns: i64,
+    /// Who the command is applied for, when that caller is held to ACLs; `None` when nobody is
+    /// (ACLs off, or the node itself). Apply checks the caller again against the state it
+    /// applies to, so a revocation committed before the command always wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<Proposer>,
+}
+
+/// The caller a command was proposed for, as apply can check it: by the hash of the secret it
+/// presented, never the secret itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Proposer {
+    Anonymous,
+    Token { secret_hash: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -193,7 +207,19 @@ impl Command {
                 Err(CsiError::invalid("Missing Namespace Name"))
             }
             Command::DeleteNamespace { .. } => Ok(()),
-            Command::BootstrapAcl { token, .. } => crate::acl::check_token(token, true),
+            Command::BootstrapAcl { token, .. } => {
+                crate::acl::check_token(token, true)?;
+                let bootstrap_shaped = token.kind == crate::acl::TokenKind::Management
+                    && token.policies.is_empty()
+                    && token.expiration_time.is_none();
+                if bootstrap_shaped {
+                    Ok(())
+                } else {
+                    Err(CsiError::invalid(
+                        "a bootstrap token is a management token with no policies and no expiry",
+                    ))
+                }
+            }
             Command::UpsertAclTokens { tokens, create } => tokens
                 .iter()
                 .try_for_each(|t| crate::acl::check_token(t, *create)),

@@ -36,15 +36,18 @@ pub enum DomainError {
     NoSuchVolume { id: String },
     #[error("plugin not found: {id}")]
     PluginNotFound { id: String },
-    #[error("namespace {name:?} not found")]
+    #[error("namespace not found")]
     NamespaceNotFound { name: String },
-    #[error("default namespace can not be deleted")]
+    #[error("can not delete default namespace")]
     DefaultNamespace,
     /// A namespace that still holds volumes cannot go.
     #[error(
-        "namespace {name:?} contains at least one CSI volume {volume_id:?}. All CSI volumes in namespace must be deleted before it can be deleted"
+        "1 error occurred:
+	* namespace {name:?} has volumes associated with it in regions: [global]
+
+"
     )]
-    NamespaceInUse { name: String, volume_id: String },
+    NamespaceInUse { name: String },
     #[error("ACL bootstrap already done (reset index: {reset_index})")]
     AclBootstrapped { reset_index: u64 },
     #[error("Invalid bootstrap reset index (specified {specified}, reset index: {reset_index})")]
@@ -57,6 +60,13 @@ pub enum DomainError {
     /// An update may not change a token's scope or expiry.
     #[error("token 0 invalid: {}", crate::rules::multierror(std::slice::from_ref(.0)))]
     AclTokenUnchangeable(String),
+    /// A new token's accessor or secret is already some token's.
+    #[error("ACL token accessor or secret already in use")]
+    AclTokenExists,
+    /// The caller may not, by the ACL state this command is applied to: a token revoked, or a
+    /// policy narrowed, after the leader admitted the command but before it was applied.
+    #[error("Permission denied")]
+    PermissionDenied,
 }
 
 /// The cluster could not give a definite answer. Kept apart from `DomainError` because these

@@ -15,7 +15,7 @@ pub mod model;
 pub mod query;
 pub mod rules;
 
-pub use command::{Command, CommandResponse, Outcome, Request};
+pub use command::{Command, CommandResponse, Outcome, Proposer, Request};
 pub use error::{ClusterError, DomainError};
 pub use model::{
     AccessMode, AttachmentMode, Capability, Claim, ClaimAction, ClaimEvent, ClaimMode, ClaimState,

@@ -34,6 +34,7 @@ async fn snapshot_of(dir: &std::path::Path, indexes: &[(u64, &str)]) -> Snapshot
                 cas: None,
             },
             time_ns: 1,
+            caller: None,
         };
         Ok((
             openraft::entry::RaftEntry::new_normal(log_id(*index), req),

@@ -96,6 +96,7 @@ async fn applied_state_survives_reopen() {
                 cas: None,
             },
             time_ns: 42,
+            caller: None,
         };
         let entries = vec![Ok((Entry::new_normal(log_id(1, 1), req), None))];
         sm.apply(stream::iter(entries)).await.expect("apply");

@@ -4,6 +4,7 @@
 
 mod merged;
 mod policy;
+mod strict_json;
 mod token;
 
 pub use merged::{Acl, NsCapability, PluginAccess};

@@ -192,7 +192,7 @@ pub fn parse_rules(text: &str) -> Result<PolicyRules, String> {
     let value: serde_json::Value = if text.trim().is_empty() {
         serde_json::Value::Object(Default::default())
     } else if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|e| parse_failed(&e))?
+        super::strict_json::from_str(text).map_err(|e| parse_failed(&e))?
     } else {
         hcl::from_str(text).map_err(|e| parse_failed(&e))?
     };

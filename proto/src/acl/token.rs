@@ -75,6 +75,17 @@ impl Token {
         Token((!s.is_empty()).then_some(s))
     }
 
+    /// The caller as a command carries it for apply to check: the secret's hash, never the
+    /// secret.
+    pub fn proposer(&self) -> crate::Proposer {
+        match self.presented() {
+            None => crate::Proposer::Anonymous,
+            Some(secret) => crate::Proposer::Token {
+                secret_hash: hash_secret(secret),
+            },
+        }
+    }
+
     /// The secret presented, if any.
     pub fn presented(&self) -> Option<&str> {
         self.0.as_deref()

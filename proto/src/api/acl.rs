@@ -155,7 +155,8 @@ pub struct ApiAclToken {
     pub policies: Option<Vec<String>>,
     pub roles: Option<Vec<serde_json::Value>>,
     pub global: bool,
-    pub hash: String,
+    /// Null for the built-in anonymous and ACLs-disabled tokens, as in Nomad.
+    pub hash: Option<String>,
     pub create_time: String,
     pub expiration_time: Option<String>,
     pub create_index: u64,
@@ -173,7 +174,7 @@ pub struct AclTokenStub {
     pub policies: Option<Vec<String>>,
     pub roles: Option<Vec<serde_json::Value>>,
     pub global: bool,
-    pub hash: String,
+    pub hash: Option<String>,
     pub create_time: String,
     pub expiration_time: Option<String>,
     pub create_index: u64,
@@ -194,12 +195,12 @@ impl ApiAclToken {
             secret_id: secret.unwrap_or_default().to_string(),
             name: t.name.clone(),
             r#type: t.kind.as_str().to_string(),
-            hash: hash(&[
+            hash: Some(hash(&[
                 &t.name,
                 t.kind.as_str(),
                 &t.policies.join("\0"),
                 if t.global { "global" } else { "local" },
-            ]),
+            ])),
             policies,
             roles: None,
             global: t.global,
@@ -221,7 +222,7 @@ impl ApiAclToken {
             policies: Some(vec!["anonymous".into()]),
             roles: None,
             global: false,
-            hash: String::new(),
+            hash: None,
             create_time: super::GO_ZERO_TIME.to_string(),
             expiration_time: None,
             create_index: 0,
@@ -399,7 +400,8 @@ impl AclTokenSpec {
             t.expiration_time = Some(now.saturating_add(t.expiration_ttl));
         }
         if let Some(at) = t.expiration_time {
-            let lives = at - now;
+            // Saturating: a time centuries away must be refused, not overflow.
+            let lives = at.saturating_sub(now);
             if lives < 0 {
                 errs.push("expiration time cannot be before create time".into());
             } else if lives > MAX_TOKEN_TTL_NS {

@@ -68,10 +68,11 @@ pub enum ErrorCode {
     AclTokenNotFound,
     AclPolicyNotFound,
     AclTokenUnchangeable,
+    AclTokenExists,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::InvalidRequest,
         ErrorCode::NoRoute,
         ErrorCode::InvalidMethod,
@@ -103,6 +104,7 @@ impl ErrorCode {
         ErrorCode::AclTokenNotFound,
         ErrorCode::AclPolicyNotFound,
         ErrorCode::AclTokenUnchangeable,
+        ErrorCode::AclTokenExists,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -138,6 +140,7 @@ impl ErrorCode {
             ErrorCode::AclTokenNotFound => "acl-token-not-found",
             ErrorCode::AclPolicyNotFound => "acl-policy-not-found",
             ErrorCode::AclTokenUnchangeable => "acl-token-unchangeable",
+            ErrorCode::AclTokenExists => "acl-token-exists",
         }
     }
 }
@@ -203,6 +206,8 @@ impl DomainError {
                 ErrorCode::AclTokenNotFound
             }
             DomainError::AclTokenUnchangeable(_) => ErrorCode::AclTokenUnchangeable,
+            DomainError::AclTokenExists => ErrorCode::AclTokenExists,
+            DomainError::PermissionDenied => ErrorCode::PermissionDenied,
         }
     }
 }

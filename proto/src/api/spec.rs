@@ -33,6 +33,15 @@ fn invalid(problems: Vec<String>) -> CsiError {
 
 impl VolumeSpec {
     /// The volume this spec registers, placed in `namespace` when it names none.
+    /// The namespace this volume goes into: its own, or else the request's `namespace`.
+    pub fn namespace_in<'a>(&'a self, namespace: &'a str) -> &'a str {
+        if self.namespace.is_empty() {
+            namespace
+        } else {
+            &self.namespace
+        }
+    }
+
     pub fn to_volume(&self, namespace: &str) -> Result<Volume, CsiError> {
         let mut requested: Vec<CapabilitySpec> = self
             .requested_capabilities
@@ -70,11 +79,7 @@ impl VolumeSpec {
             id: self.id.clone(),
             name: self.name.clone(),
             external_id: self.external_id.clone(),
-            namespace: if self.namespace.is_empty() {
-                namespace.to_string()
-            } else {
-                self.namespace.clone()
-            },
+            namespace: self.namespace_in(namespace).to_string(),
             requested_topologies: topology_request(&self.requested_topologies),
             topologies: self.topologies.iter().flatten().cloned().collect(),
             mount_options: self.mount_options.clone().unwrap_or_default(),

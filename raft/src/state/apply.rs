@@ -40,6 +40,15 @@ impl State {
         limit: ClaimLimit,
         touched: &mut Vec<Touched>,
     ) -> CommandResponse {
+        if let Some(caller) = &req.caller
+            && !self.admits_proposer(caller, &req.command, req.time_ns)
+        {
+            return CommandResponse {
+                index,
+                table_index: self.table_index_of(&req.command),
+                result: Err(DomainError::PermissionDenied),
+            };
+        }
         let result = match &req.command {
             Command::RegisterVolumes { volumes, cas } => {
                 self.register_volumes(volumes, *cas, index, req.time_ns, touched)
@@ -98,7 +107,17 @@ impl State {
                 self.delete_acl_tokens(accessor_ids, index, touched)
             }
         };
-        let table_index = match &req.command {
+        let table_index = self.table_index_of(&req.command);
+        CommandResponse {
+            index,
+            table_index,
+            result,
+        }
+    }
+
+    /// The index of the table `command` writes, which its answer reports.
+    fn table_index_of(&self, command: &Command) -> u64 {
+        match command {
             Command::UpsertPlugin { .. } | Command::DeletePlugin { .. } => self.indexes.plugins,
             Command::UpsertNamespace { .. } | Command::DeleteNamespace { .. } => {
                 self.indexes.namespaces
@@ -113,11 +132,6 @@ impl State {
             | Command::DeregisterVolume { .. }
             | Command::Claim { .. }
             | Command::DetachNode { .. } => self.indexes.volumes,
-        };
-        CommandResponse {
-            index,
-            table_index,
-            result,
         }
     }
 
@@ -185,6 +199,7 @@ mod tests {
         Request {
             command,
             time_ns: 1_700_000_000_000_000_000,
+            caller: None,
         }
     }
 

@@ -65,6 +65,7 @@ mod tests {
         let req = Request {
             command,
             time_ns: 1,
+            caller: None,
         };
         s.apply(&req, index, &mut touched);
         touched

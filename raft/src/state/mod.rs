@@ -10,7 +10,10 @@ mod tables;
 mod volume_table;
 mod volumes;
 
-pub use acl::{ANONYMOUS_POLICY, AclTables, Denied, LIST_VOLUMES, READ_VOLUME, command_allowed};
+pub use acl::{
+    ANONYMOUS_POLICY, AclTables, Denied, LIST_VOLUMES, READ_VOLUME, command_allowed, may_mount,
+    may_register,
+};
 pub use apply::Touched;
 pub use tables::{ClaimRecord, State, StateImage, TableIndexes};
 pub use volume_table::VolumeTable;
