@@ -7,7 +7,6 @@ use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::params::{RawParams, ReadOptions, parse_go_duration};
 use crate::respond;
-use crate::volumes::meta;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method};
@@ -15,7 +14,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use stowage_proto::acl::Token;
 use stowage_proto::api::{
-    AclApi, AclPolicySpec, AclTokenSpec, BootstrapRequest, ErrorCode, NamedListQuery, NamedQuery,
+    AclApi, AclPolicySpec, AclTokenSpec, BootstrapRequest, CsiError, ErrorCode, NamedListQuery,
+    NamedQuery,
 };
 
 /// A list of this endpoint's records: `prefix`, `stale` and blocking as on every read.
@@ -64,7 +64,7 @@ pub(crate) async fn bootstrap<B: Backend>(
     Ok(respond::json(
         &written.token,
         p.pretty(),
-        Some(meta(&b, written.index)),
+        Some(respond::meta(&b, written.index)),
     ))
 }
 
@@ -76,11 +76,7 @@ pub(crate) async fn policies<B: Backend>(
 ) -> Result<Response, ApiError> {
     let p = RawParams::parse(q.as_deref());
     let read = b.csi().acl_policies(&t, list_query(&p)?).await?;
-    Ok(respond::json(
-        &read.value,
-        p.pretty(),
-        Some(meta(&b, read.index)),
-    ))
+    Ok(respond::read(&b, &read, p.pretty()))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,25 +99,24 @@ pub(crate) async fn policy<B: Backend>(
 ) -> Result<Response, ApiError> {
     let p = RawParams::parse(q.as_deref());
     match (name.as_str(), method) {
+        // Nomad answers a caller with no token from workload identities, of which there are
+        // none here: permission denied.
+        ("self", Method::GET) if t.presented().is_none() => {
+            Err(ApiError::Csi(CsiError::PermissionDenied))
+        }
         ("self", Method::GET) => {
             let read = b.csi().acl_policies(&t, list_query(&p)?).await?;
-            Ok(respond::json(
-                &read.value,
-                p.pretty(),
-                Some(meta(&b, read.index)),
-            ))
+            Ok(respond::read(&b, &read, p.pretty()))
         }
         ("self", _) => Err(ApiError::InvalidMethod),
         (_, Method::GET) => {
             let read = b.csi().acl_policy(&t, named_query(name, &p)?).await?;
-            let (meta, code) = (meta(&b, read.index), ErrorCode::AclPolicyNotFound);
-            let missing = "ACL policy not found";
-            Ok(respond::found_or_404(
-                read.value,
+            Ok(respond::found(
+                &b,
+                read,
                 p.pretty(),
-                meta,
-                missing,
-                code,
+                "ACL policy not found",
+                ErrorCode::AclPolicyNotFound,
             ))
         }
         (_, Method::PUT | Method::POST) => {
@@ -137,11 +132,11 @@ pub(crate) async fn policy<B: Backend>(
                 rules: body.rules,
             };
             let written = b.csi().upsert_acl_policy(&t, spec).await?;
-            Ok(respond::empty(meta(&b, written.index)))
+            Ok(respond::empty(respond::meta(&b, written.index)))
         }
         (_, Method::DELETE) => {
             let written = b.csi().delete_acl_policy(&t, name).await?;
-            Ok(respond::empty(meta(&b, written.index)))
+            Ok(respond::empty(respond::meta(&b, written.index)))
         }
         _ => Err(ApiError::InvalidMethod),
     }
@@ -160,11 +155,7 @@ pub(crate) async fn tokens<B: Backend>(
 ) -> Result<Response, ApiError> {
     let p = RawParams::parse(q.as_deref());
     let read = b.csi().acl_tokens(&t, list_query(&p)?).await?;
-    Ok(respond::json(
-        &read.value,
-        p.pretty(),
-        Some(meta(&b, read.index)),
-    ))
+    Ok(respond::read(&b, &read, p.pretty()))
 }
 
 /// A token body: `ExpirationTTL` as a Go duration (`"10h"`) or a number of nanoseconds.
@@ -184,7 +175,12 @@ impl TokenBody {
     fn spec(self) -> Result<AclTokenSpec, ApiError> {
         let ttl = match self.expirationttl {
             None => 0,
-            Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or(0),
+            // Go decodes a Duration from an integer of nanoseconds only.
+            Some(serde_json::Value::Number(n)) => n.as_i64().ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "json: cannot unmarshal number {n} into Go struct field ACLToken.ExpirationTTL of type time.Duration"
+                ))
+            })?,
             Some(serde_json::Value::String(s)) if s.is_empty() => 0,
             Some(serde_json::Value::String(s)) => {
                 let d = parse_go_duration(&s)
@@ -219,7 +215,7 @@ async fn write_token<B: Backend>(
     Ok(respond::json(
         &written.token,
         p.pretty(),
-        Some(meta(b, written.index)),
+        Some(respond::meta(b, written.index)),
     ))
 }
 
@@ -244,11 +240,7 @@ pub(crate) async fn token_self<B: Backend>(
 ) -> Result<Response, ApiError> {
     let p = RawParams::parse(q.as_deref());
     let read = b.csi().acl_token_self(&t).await?;
-    Ok(respond::json(
-        &read.value,
-        p.pretty(),
-        Some(meta(&b, read.index)),
-    ))
+    Ok(respond::read(&b, &read, p.pretty()))
 }
 
 /// `/v1/acl/token/:accessor`.
@@ -265,14 +257,12 @@ pub(crate) async fn token<B: Backend>(
     match method {
         Method::GET => {
             let read = b.csi().acl_token(&t, named_query(accessor, &p)?).await?;
-            let (meta, code) = (meta(&b, read.index), ErrorCode::AclTokenNotFound);
-            let missing = "ACL token not found";
-            Ok(respond::found_or_404(
-                read.value,
+            Ok(respond::found(
+                &b,
+                read,
                 p.pretty(),
-                meta,
-                missing,
-                code,
+                "ACL token not found",
+                ErrorCode::AclTokenNotFound,
             ))
         }
         Method::PUT | Method::POST => {
@@ -286,7 +276,7 @@ pub(crate) async fn token<B: Backend>(
         }
         Method::DELETE => {
             let written = b.csi().delete_acl_token(&t, accessor).await?;
-            Ok(respond::empty(meta(&b, written.index)))
+            Ok(respond::empty(respond::meta(&b, written.index)))
         }
         _ => Err(ApiError::InvalidMethod),
     }

@@ -13,16 +13,15 @@ pub(crate) struct Caller(pub Token);
 
 pub(crate) fn token_of(headers: &HeaderMap) -> Token {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(t) = text("X-Nomad-Token")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        return Token::secret(t);
+    // A present `X-Nomad-Token` decides, even when it trims to nothing (then: anonymous).
+    if let Some(t) = text("X-Nomad-Token").filter(|t| !t.is_empty()) {
+        return Token::secret(t.trim());
     }
+    // `<scheme> <value>`, split at the first space exactly: a leading space leaves no scheme.
     let bearer = text("Authorization")
-        .and_then(|v| v.trim().split_once(' '))
+        .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .and_then(|(_, rest)| rest.split_whitespace().next());
+        .and_then(|(_, rest)| rest.trim().split(' ').next());
     bearer.map_or_else(Token::anonymous, Token::secret)
 }
 
@@ -73,5 +72,12 @@ mod tests {
             token(&[("X-Nomad-Token", ""), ("Authorization", "Bearer b")]),
             Token::secret("b")
         );
+        // Present but blank: anonymous, and the Authorization header is not read.
+        assert_eq!(
+            token(&[("X-Nomad-Token", "  "), ("Authorization", "Bearer b")]),
+            Token::anonymous()
+        );
+        assert_eq!(token(&[("Authorization", " Bearer x")]), Token::anonymous());
+        assert_eq!(token(&[("Authorization", "Bearer  x")]), Token::secret("x"));
     }
 }

@@ -7,7 +7,6 @@ use crate::body::read_body;
 use crate::error::ApiError;
 use crate::params::RawParams;
 use crate::respond;
-use crate::volumes::meta;
 use axum::body::Body;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -129,7 +128,7 @@ pub(crate) async fn claim<B: Backend>(
     Ok(respond::json(
         &claimed,
         p.pretty(),
-        Some(meta(&b, claimed.index)),
+        Some(respond::meta(&b, claimed.index)),
     ))
 }
 
@@ -151,7 +150,7 @@ pub(crate) async fn detach<B: Backend>(
             },
         )
         .await?;
-    Ok(respond::empty(meta(&b, written.index)))
+    Ok(respond::empty(respond::meta(&b, written.index)))
 }
 
 #[cfg(test)]

@@ -61,7 +61,9 @@ impl ApiError {
                 | DomainError::AlreadyExists { .. }
                 | DomainError::ClaimRefused { .. }
                 | DomainError::IndexMismatch { .. }
-                | DomainError::NamespaceInUse { .. } => StatusCode::CONFLICT,
+                | DomainError::NamespaceInUse { .. }
+                | DomainError::AclTokenExists => StatusCode::CONFLICT,
+                DomainError::PermissionDenied => StatusCode::FORBIDDEN,
             },
             ApiError::Csi(CsiError::Cluster(e)) => match e {
                 // "Not leader" never escapes the forwarder; if it did, there was no usable leader.

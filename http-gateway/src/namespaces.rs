@@ -7,7 +7,6 @@ use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::params::{RawParams, ReadOptions};
 use crate::respond;
-use crate::volumes::meta;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method};
@@ -30,11 +29,7 @@ pub(crate) async fn list<B: Backend>(
         options: opts.query,
     };
     let read = b.csi().namespaces(&t, query).await?;
-    Ok(respond::json(
-        &read.value,
-        p.pretty(),
-        Some(meta(&b, read.index)),
-    ))
+    Ok(respond::read(&b, &read, p.pretty()))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,15 +48,11 @@ async fn write<B: Backend>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let mut body: NamespaceBody = decode_object(&read_body(headers, body).await?)?;
-    match path_name {
-        Some(name) if !body.name.is_empty() && body.name != name => {
-            return Err(ApiError::BadRequest(
-                "Namespace name does not match request path".into(),
-            ));
-        }
-        Some(name) => body.name = name.to_string(),
-        None => {}
+    let body: NamespaceBody = decode_object(&read_body(headers, body).await?)?;
+    if path_name.is_some_and(|name| body.name != name) {
+        return Err(ApiError::BadRequest(
+            "Namespace name does not match request path".into(),
+        ));
     }
     let spec = NamespaceSpec {
         name: body.name,
@@ -70,7 +61,7 @@ async fn write<B: Backend>(
         meta: body.meta,
     };
     let written = b.csi().upsert_namespace(t, spec).await?;
-    Ok(respond::empty(meta(b, written.index)))
+    Ok(respond::empty(respond::meta(b, written.index)))
 }
 
 /// `PUT`/`POST /v1/namespace`: the name comes from the body.
@@ -101,20 +92,18 @@ pub(crate) async fn one<B: Backend>(
                 options: ReadOptions::parse(&p)?.query,
             };
             let read = b.csi().namespace(&t, query).await?;
-            let (meta, code) = (meta(&b, read.index), ErrorCode::NamespaceNotFound);
-            let missing = "Namespace not found";
-            Ok(respond::found_or_404(
-                read.value,
+            Ok(respond::found(
+                &b,
+                read,
                 p.pretty(),
-                meta,
-                missing,
-                code,
+                "Namespace not found",
+                ErrorCode::NamespaceNotFound,
             ))
         }
         Method::PUT | Method::POST => write(&b, &t, Some(&name), &headers, body).await,
         Method::DELETE => {
             let written = b.csi().delete_namespace(&t, name).await?;
-            Ok(respond::empty(meta(&b, written.index)))
+            Ok(respond::empty(respond::meta(&b, written.index)))
         }
         _ => Err(ApiError::InvalidMethod),
     }

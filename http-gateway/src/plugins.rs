@@ -8,7 +8,6 @@ use crate::caller::Caller;
 use crate::error::ApiError;
 use crate::params::{RawParams, ReadOptions};
 use crate::respond;
-use crate::volumes::meta;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -38,11 +37,7 @@ pub(crate) async fn list<B: Backend>(
             },
         )
         .await?;
-    Ok(respond::json(
-        &read.value,
-        p.pretty(),
-        Some(meta(&b, read.index)),
-    ))
+    Ok(respond::read(&b, &read, p.pretty()))
 }
 
 pub(crate) async fn read<B: Backend>(
@@ -63,13 +58,12 @@ pub(crate) async fn read<B: Backend>(
             },
         )
         .await?;
-    let (meta, code) = (meta(&b, read.index), ErrorCode::PluginNotFound);
-    Ok(respond::found_or_404(
-        read.value,
+    Ok(respond::found(
+        &b,
+        read,
         p.pretty(),
-        meta,
         "plugin not found",
-        code,
+        ErrorCode::PluginNotFound,
     ))
 }
 
@@ -116,7 +110,7 @@ pub(crate) async fn report<B: Backend>(
     Ok(respond::json(
         &written,
         p.pretty(),
-        Some(meta(&b, written.index)),
+        Some(respond::meta(&b, written.index)),
     ))
 }
 
@@ -130,5 +124,5 @@ pub(crate) async fn remove<B: Backend>(
         .csi()
         .delete_plugin(&t, DeletePluginRequest { id })
         .await?;
-    Ok(respond::empty(meta(&b, written.index)))
+    Ok(respond::empty(respond::meta(&b, written.index)))
 }

@@ -1,17 +1,26 @@
 //! Writing successful responses as Nomad does: JSON (4-space indented with `?pretty`), and the
 //! meta headers `X-Nomad-Index`, `X-Nomad-KnownLeader`, `X-Nomad-LastContact`.
 
-use crate::backend::Freshness;
+use crate::backend::{Backend, Freshness};
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
+use stowage_proto::api::Read;
 
 /// The meta headers of one response.
 #[derive(Debug, Clone, Copy)]
 pub struct Meta {
     pub index: u64,
     pub fresh: Freshness,
+}
+
+/// The meta headers for an answer at `index`, with this node's view of the leader.
+pub fn meta<B: Backend>(b: &B, index: u64) -> Meta {
+    Meta {
+        index,
+        fresh: b.freshness(),
+    }
 }
 
 fn header_value(v: impl ToString) -> HeaderValue {
@@ -69,17 +78,23 @@ pub fn empty(meta: Meta) -> Response {
     resp
 }
 
-/// 200 with `found`, or Nomad's plain-text 404 naming what is `missing`. The 404 carries the meta
-/// headers too, so that a client can block until the record appears.
-pub fn found_or_404<T: Serialize>(
-    found: Option<T>,
+/// 200 with a read's value as JSON and its index in the meta headers.
+pub fn read<B: Backend, T: Serialize>(b: &B, read: &Read<T>, pretty: bool) -> Response {
+    json(&read.value, pretty, Some(meta(b, read.index)))
+}
+
+/// 200 with what a read found, or Nomad's plain-text 404 naming what is `missing`. The 404
+/// carries the meta headers too, so that a client can block until the record appears.
+pub fn found<B: Backend, T: Serialize>(
+    b: &B,
+    read: Read<Option<T>>,
     pretty: bool,
-    meta: Meta,
     missing: &'static str,
     code: stowage_proto::api::ErrorCode,
 ) -> Response {
     use axum::response::IntoResponse;
-    match found {
+    let meta = meta(b, read.index);
+    match read.value {
         Some(v) => json(&v, pretty, Some(meta)),
         None => {
             let mut resp = crate::error::ApiError::NotFound {

@@ -18,13 +18,6 @@ use stowage_proto::api::{
     ApiVolume, CsiApi, DeregisterRequest, ErrorCode, ListQuery, Namespaces, VolumeQuery, VolumeStub,
 };
 
-pub(crate) fn meta<B: Backend>(b: &B, index: u64) -> Meta {
-    Meta {
-        index,
-        fresh: b.freshness(),
-    }
-}
-
 /// `GET /v1/volumes`.
 pub(crate) async fn list<B: Backend>(
     State(b): State<B>,
@@ -53,7 +46,7 @@ pub(crate) async fn list<B: Backend>(
         options: opts.query,
     };
     let page = b.csi().volumes(&t, query).await?;
-    let mut resp = respond::json(&page.items, p.pretty(), Some(meta(&b, page.index)));
+    let mut resp = respond::json(&page.items, p.pretty(), Some(respond::meta(&b, page.index)));
     if let Some(token) = page
         .next_token
         .and_then(|t| axum::http::HeaderValue::from_str(&t).ok())
@@ -81,13 +74,12 @@ async fn read_one<B: Backend>(
             },
         )
         .await?;
-    let (meta, code) = (meta(&b, read.index), ErrorCode::VolumeNotFound);
-    Ok(respond::found_or_404(
-        read.value,
+    Ok(respond::found(
+        &b,
+        read,
         p.pretty(),
-        meta,
         "volume not found",
-        code,
+        ErrorCode::VolumeNotFound,
     ))
 }
 
@@ -157,7 +149,7 @@ async fn deregister<B: Backend>(
             },
         )
         .await?;
-    Ok(respond::empty(meta(&b, written.index)))
+    Ok(respond::empty(respond::meta(&b, written.index)))
 }
 
 /// `PUT`/`POST /v1/volumes`: register.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use stowage_proto::acl::Token;
 use stowage_proto::api::CsiError;
 use stowage_proto::pb::{ReadIndexRequest, WriteRequest};
-use stowage_proto::{ClusterError, Command, CommandResponse, Request, codec};
+use stowage_proto::{ClusterError, Command, CommandResponse, DomainError, Request, codec};
 use tokio::time::Instant;
 
 /// How long requests wait for a leader and for a commit.
@@ -66,8 +66,20 @@ pub struct Forwarder {
     pub(crate) peers: Peers,
     pub(crate) timeouts: Timeouts,
     pub(crate) faults: TestFaults,
-    /// Whether writes are admitted by ACL (see `write_here`).
+    /// Whether callers of this node are held to ACLs (see `write_here`).
     pub(crate) acl_enabled: bool,
+    /// Where an operator may put the index of an ACL bootstrap to redo.
+    pub(crate) bootstrap_reset: Option<std::path::PathBuf>,
+}
+
+/// On whose behalf a write is made.
+#[derive(Clone, Copy)]
+enum Writer<'a> {
+    /// The node itself, for housekeeping: never held to ACLs.
+    Node,
+    /// A caller and the token it presented; `acl` when the node it reached holds callers to
+    /// ACLs.
+    Caller { token: &'a Token, acl: bool },
 }
 
 impl Forwarder {
@@ -120,12 +132,16 @@ impl Forwarder {
         command: Command,
         token: &Token,
     ) -> Result<CommandResponse, CsiError> {
+        let writer = Writer::Caller {
+            token,
+            acl: self.acl_enabled,
+        };
         let deadline = Instant::now() + self.timeouts.leader_hold;
         loop {
             let attempt = match self.route() {
-                Route::Local => self.write_here(command.clone(), Some(token)).await,
+                Route::Local => self.write_here(command.clone(), writer).await,
                 Route::Remote { leader, addr } => {
-                    self.write_at(leader, &addr, &command, token).await
+                    self.write_at(leader, &addr, &command, writer).await
                 }
                 Route::NoLeader => Err(Miss::Retry),
             };
@@ -140,14 +156,19 @@ impl Forwarder {
         }
     }
 
-    /// Proposes on this node, which believes it leads, for the caller holding `token`. Used for
-    /// writes that other nodes forwarded here, which are never forwarded again.
+    /// Proposes on this node, which believes it leads, for the caller holding `token`; `acl`
+    /// when the node the caller reached holds callers to ACLs. Used for writes that other nodes
+    /// forwarded here, which are never forwarded again.
     pub async fn write_here_once(
         &self,
         command: Command,
         token: &Token,
+        acl: bool,
     ) -> Result<CommandResponse, CsiError> {
-        match self.write_here(command, Some(token)).await {
+        match self
+            .write_here(command, Writer::Caller { token, acl })
+            .await
+        {
             Ok(r) => Ok(r),
             Err(Miss::Retry) => Err(ClusterError::NotLeader.into()),
             Err(Miss::Final(e)) => Err(e),
@@ -157,34 +178,47 @@ impl Forwarder {
     /// Proposes on this node as the node itself (housekeeping such as removing expired tokens),
     /// only while it leads. No caller's token is involved, and no request can reach this.
     pub async fn write_as_node(&self, command: Command) -> Result<CommandResponse, CsiError> {
-        match self.write_here(command, None).await {
+        match self.write_here(command, Writer::Node).await {
             Ok(r) => Ok(r),
             Err(Miss::Retry) => Err(ClusterError::NotLeader.into()),
             Err(Miss::Final(e)) => Err(e),
         }
     }
 
-    /// Proposes `command`. With ACLs on, a caller's command is admitted first, against this
-    /// (leading) node's own state: a follower's copy of the tokens may lag.
+    /// Proposes `command`. A caller is held to ACLs when this node or the node it reached
+    /// holds callers to them: the command is admitted first, against this (leading) node's own
+    /// state, and carries the caller for apply to check again. A bootstrap takes its reset
+    /// index from this node's own reset file, whatever the caller sent.
     async fn write_here(
         &self,
-        command: Command,
-        caller: Option<&Token>,
+        mut command: Command,
+        writer: Writer<'_>,
     ) -> Result<CommandResponse, Miss> {
-        if self.acl_enabled
-            && let Some(token) = caller
+        let held = match writer {
+            Writer::Node => None,
+            Writer::Caller { token, acl } => (acl || self.acl_enabled).then_some(token),
+        };
+        if let Some(token) = held
             && !self.admits(token, &command).await?
         {
             return Err(Miss::Final(CsiError::PermissionDenied));
         }
+        if let Command::BootstrapAcl { reset_index, .. } = &mut command {
+            *reset_index = self.bootstrap_reset_index();
+        }
         let req = Request {
             command,
             time_ns: now_ns(),
+            caller: held.map(Token::proposer),
         };
         match tokio::time::timeout(self.timeouts.commit, self.raft.client_write(req)).await {
             Err(_) => Err(Miss::from(ClusterError::OutcomeUnknown(
                 "not committed in time".into(),
             ))),
+            // A caller admitted above whose rights were revoked before the entry applied.
+            Ok(Ok(resp)) if resp.data.result == Err(DomainError::PermissionDenied) => {
+                Err(Miss::Final(CsiError::PermissionDenied))
+            }
             Ok(Ok(resp)) => Ok(resp.data),
             Ok(Err(RaftError::APIError(e))) => Err(match e {
                 ClientWriteError::ForwardToLeader(_) => Miss::Retry,
@@ -205,9 +239,17 @@ impl Forwarder {
         }
     }
 
+    /// The index of a bootstrap to redo, from the operator's reset file on this node (Nomad's
+    /// `acl-bootstrap-reset` in the data dir), if there is one.
+    fn bootstrap_reset_index(&self) -> Option<u64> {
+        let text = std::fs::read_to_string(self.bootstrap_reset.as_ref()?).ok()?;
+        text.trim().parse().ok()
+    }
+
     /// Whether this (leading) node admits `command` for the caller holding `token`. A new
     /// leader may not have applied every committed entry yet, so before refusing it catches up:
-    /// a token or policy written just before it took over is then known.
+    /// a token or policy written just before it took over is then known. (Apply checks again,
+    /// so a revocation it has not applied yet cannot let the command through either.)
     async fn admits(&self, token: &Token, command: &Command) -> Result<bool, Miss> {
         let admitted = |f: &Self| f.reader.read(|s| s.admits(token, command, now_ns()));
         if admitted(self) {
@@ -222,15 +264,20 @@ impl Forwarder {
         leader: NodeId,
         addr: &str,
         command: &Command,
-        token: &Token,
+        writer: Writer<'_>,
     ) -> Result<CommandResponse, Miss> {
         let encoded = codec::encode(command)
             .map_err(|e| Miss::from(ClusterError::Internal(e.to_string())))?;
         let mut client = self.cluster_client(addr)?;
+        let (token, acl) = match writer {
+            Writer::Caller { token, acl } => (token.presented().unwrap_or_default(), acl),
+            Writer::Node => ("", false),
+        };
         let call = client.write(WriteRequest {
             command: encoded,
             forwarded: true,
-            token: token.presented().unwrap_or_default().to_string(),
+            token: token.to_string(),
+            acl,
         });
         let answer = tokio::select! {
             a = tokio::time::timeout(self.timeouts.commit, call) => a,

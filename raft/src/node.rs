@@ -168,9 +168,9 @@ impl RaftNode {
             timeouts: config.timeouts,
             faults: config.faults,
             acl_enabled: config.acl_enabled,
+            bootstrap_reset: Some(config.data_dir.join(BOOTSTRAP_RESET_FILE)),
         };
-        let csi = Csi::new(forwarder.clone())
-            .with_bootstrap_reset_file(config.data_dir.join(BOOTSTRAP_RESET_FILE));
+        let csi = Csi::new(forwarder.clone());
         let contact = Arc::new(LeaderContact::default());
         let status = NodeStatus {
             id: config.id,

@@ -194,7 +194,9 @@ impl ClusterService for ClusterRpc {
         }
         let token = Token::secret(req.token);
         let outcome = if req.forwarded {
-            self.forwarder.write_here_once(command, &token).await
+            self.forwarder
+                .write_here_once(command, &token, req.acl)
+                .await
         } else {
             self.forwarder.write(command, &token).await
         };

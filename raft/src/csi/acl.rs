@@ -6,7 +6,8 @@
 use super::{Csi, Found, Store, mismatched, now_ns, require};
 use crate::state::ANONYMOUS_POLICY;
 use stowage_proto::acl::{
-    AclPolicy, AclToken, Token, TokenKind, compile_policy_rules, hash_secret, is_uuid, new_uuid,
+    Acl, AclPolicy, AclToken, Token, TokenKind, compile_policy_rules, hash_secret, is_uuid,
+    new_uuid,
 };
 use stowage_proto::api::{
     AclApi, AclPolicySpec, AclPolicyStub, AclTokenSpec, AclTokenStub, ApiAclPolicy, ApiAclToken,
@@ -18,12 +19,6 @@ use stowage_proto::{Command, Namespace, Outcome, Watch};
 impl<S: Store> Csi<S> {
     fn acl_on(&self) -> Result<(), CsiError> {
         require(self.store.acl_enabled()).map_err(|_| CsiError::AclDisabled)
-    }
-
-    /// The index of a bootstrap to redo, from the operator's reset file, if there is one.
-    fn bootstrap_reset_index(&self) -> Option<u64> {
-        let text = std::fs::read_to_string(self.bootstrap_reset.as_ref()?).ok()?;
-        text.trim().parse().ok()
     }
 
     async fn write_token(
@@ -76,9 +71,10 @@ impl<S: Store> AclApi for Csi<S> {
             create_index: 0,
             modify_index: 0,
         };
+        // The leader fills in the reset index from its own reset file.
         let command = Command::BootstrapAcl {
             token,
-            reset_index: self.bootstrap_reset_index(),
+            reset_index: None,
         };
         self.write_token(&Token::anonymous(), command, Some(&secret))
             .await
@@ -139,6 +135,7 @@ impl<S: Store> AclApi for Csi<S> {
     async fn upsert_acl_policy(&self, t: &Token, spec: AclPolicySpec) -> Result<Written, CsiError> {
         self.acl_on()?;
         required_name(&spec.name, "Missing Policy Name")?;
+        self.authorize(t, Acl::is_management).await?;
         let compiled = compile_policy_rules(&spec.rules)?;
         let policy = AclPolicy {
             name: spec.name,
@@ -251,6 +248,7 @@ impl<S: Store> AclApi for Csi<S> {
         spec: AclTokenSpec,
     ) -> Result<TokenWritten, CsiError> {
         self.acl_on()?;
+        self.authorize(t, Acl::is_management).await?;
         if !spec.accessor_id.is_empty() {
             let command = Command::UpsertAclTokens {
                 tokens: vec![spec.update()?],
@@ -320,6 +318,7 @@ impl<S: Store> AclApi for Csi<S> {
 
     async fn upsert_namespace(&self, t: &Token, spec: NamespaceSpec) -> Result<Written, CsiError> {
         required_name(&spec.name, "Missing Namespace Name")?;
+        self.authorize(t, Acl::is_management).await?;
         // Quotas are an enterprise feature of Nomad's; there is none to name here.
         if !spec.quota.is_empty() {
             return Err(CsiError::invalid(format!(

@@ -10,9 +10,8 @@ mod volumes;
 
 pub use store::{Store, now_ns};
 
-use crate::state::State;
+use crate::state::{State, command_allowed};
 use rand::Rng;
-use std::path::PathBuf;
 use stowage_proto::acl::{Acl, AclToken, Token};
 use stowage_proto::api::{CsiError, MAX_WAIT, QueryOptions, Read};
 use stowage_proto::{ClusterError, Command, Outcome, Watch};
@@ -22,8 +21,6 @@ use tokio::time::Instant;
 #[derive(Clone, Debug)]
 pub struct Csi<S> {
     store: S,
-    /// Where an operator may put the index of a bootstrap to redo (see `acl_bootstrap`).
-    bootstrap_reset: Option<PathBuf>,
 }
 
 /// What a read found: the value, the index to report, and the index the watched data last
@@ -42,16 +39,7 @@ struct Caller<'s> {
 
 impl<S: Store> Csi<S> {
     pub fn new(store: S) -> Self {
-        Csi {
-            store,
-            bootstrap_reset: None,
-        }
-    }
-
-    /// Reads the ACL bootstrap reset index from `path` (Nomad's `acl-bootstrap-reset` file).
-    pub fn with_bootstrap_reset_file(mut self, path: PathBuf) -> Self {
-        self.bootstrap_reset = Some(path);
-        self
+        Csi { store }
     }
 
     pub fn store(&self) -> &S {
@@ -74,10 +62,32 @@ impl<S: Store> Csi<S> {
         Ok(Caller { acl, token })
     }
 
-    /// Checks and applies `command` for the caller holding `token`; the leader admits it
-    /// against its own ACL state before proposing it. A refusal by the domain rules is a
-    /// `CsiError` like any other. Returns what apply answered and the table index to report.
+    /// Refuses the caller holding `token` unless what it may do is `allowed`, before anything
+    /// about its request is checked: a caller without rights learns nothing, not even what it
+    /// got wrong. This node's copy of the ACLs may lag, so it catches up before refusing.
+    async fn authorize(
+        &self,
+        token: &Token,
+        allowed: impl Fn(&Acl) -> bool,
+    ) -> Result<(), CsiError> {
+        if !self.store.acl_enabled() {
+            return Ok(());
+        }
+        let check = |s: &State| self.caller(s, token).is_ok_and(|c| allowed(&c.acl));
+        if self.store.read(check) {
+            return Ok(());
+        }
+        self.store.settle(false).await?;
+        require(self.store.read(check))
+    }
+
+    /// Checks and applies `command` for the caller holding `token`: authorized here first,
+    /// then admitted by the leader against its own ACL state, then checked again by apply. A
+    /// refusal by the domain rules is a `CsiError` like any other. Returns what apply answered
+    /// and the table index to report.
     async fn write(&self, token: &Token, command: Command) -> Result<(Outcome, u64), CsiError> {
+        self.authorize(token, |acl| command_allowed(acl, &command))
+            .await?;
         command.check()?;
         let name = command.name();
         let resp = self.store.write(command, token).await?;

@@ -3,7 +3,7 @@
 //! writes are admitted by the leader.
 
 use super::{Csi, Found, Store, mismatched, require};
-use crate::state::{LIST_VOLUMES, READ_VOLUME};
+use crate::state::{LIST_VOLUMES, READ_VOLUME, may_mount, may_register};
 use stowage_proto::acl::{PluginAccess, Token};
 use stowage_proto::api::{
     ApiPlugin, ApiVolume, ClaimVolumeRequest, Claimed, CsiApi, CsiError, DeletePluginRequest,
@@ -17,6 +17,9 @@ use stowage_proto::{Command, Outcome, Plugin, VolumeKey, Watch};
 
 impl<S: Store> CsiApi for Csi<S> {
     async fn register(&self, t: &Token, req: RegisterRequest) -> Result<Registered, CsiError> {
+        let namespaces = req.volumes.iter().map(|v| v.namespace_in(&req.namespace));
+        self.authorize(t, |acl| may_register(acl, namespaces.clone()))
+            .await?;
         let volumes = req
             .volumes
             .iter()
@@ -48,6 +51,8 @@ impl<S: Store> CsiApi for Csi<S> {
     }
 
     async fn claim(&self, t: &Token, req: ClaimVolumeRequest) -> Result<Claimed, CsiError> {
+        self.authorize(t, |acl| may_mount(acl, &req.namespace))
+            .await?;
         let command = Command::Claim {
             namespace: req.namespace,
             volume_id: req.volume_id,

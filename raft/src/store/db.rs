@@ -18,10 +18,9 @@ pub(crate) const CF_PLUGINS: &str = "sm_plugins";
 pub(crate) const CF_NAMESPACES: &str = "sm_namespaces";
 pub(crate) const CF_ACL_POLICIES: &str = "sm_acl_policies";
 pub(crate) const CF_ACL_TOKENS: &str = "sm_acl_tokens";
-const ALL_CFS: [&str; 9] = [
-    CF_META,
-    CF_LOGS,
-    CF_SM_META,
+/// The column families holding the state machine's tables: a snapshot install replaces all of
+/// them.
+pub(crate) const TABLE_CFS: [&str; 6] = [
     CF_VOLUMES,
     CF_CLAIMS,
     CF_PLUGINS,
@@ -29,6 +28,7 @@ const ALL_CFS: [&str; 9] = [
     CF_ACL_POLICIES,
     CF_ACL_TOKENS,
 ];
+const OWN_CFS: [&str; 3] = [CF_META, CF_LOGS, CF_SM_META];
 
 const KEY_IDENTITY: &[u8] = b"identity";
 
@@ -106,8 +106,9 @@ impl DataDir {
         // A torn WAL tail holds only unacknowledged writes; recover to the last good record.
         opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
         opts.set_paranoid_checks(true);
-        let cfs = ALL_CFS
+        let cfs = OWN_CFS
             .iter()
+            .chain(&TABLE_CFS)
             .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
         let db =
             DB::open_cf_descriptors(&opts, &db_path, cfs).map_err(|source| OpenError::Rocks {

@@ -5,7 +5,7 @@
 
 use super::db::{
     CF_ACL_POLICIES, CF_ACL_TOKENS, CF_CLAIMS, CF_NAMESPACES, CF_PLUGINS, CF_SM_META, CF_VOLUMES,
-    DataDir,
+    DataDir, TABLE_CFS,
 };
 use super::reader::StateReader;
 use super::snapshot_blob;
@@ -282,14 +282,7 @@ fn prepare_install(
     let image: StateImage = codec::decode(snapshot)?;
     let state = State::from_image(&image);
     let mut write = WriteBatch::default();
-    for cf in [
-        CF_VOLUMES,
-        CF_CLAIMS,
-        CF_PLUGINS,
-        CF_NAMESPACES,
-        CF_ACL_POLICIES,
-        CF_ACL_TOKENS,
-    ] {
+    for cf in TABLE_CFS {
         write.delete_range_cf(dir.cf(cf), &b""[..], KEY_END);
     }
     let everything: Vec<Touched> = state
