@@ -8,9 +8,10 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use stowage_proto::Command;
-use stowage_proto::acl::{AclToken, TokenKind, hash_secret};
-use stowage_testkit::acl_cluster::{AclCluster, volume_json};
-use stowage_testkit::{TestCluster, eventually, fast_timing};
+use stowage_proto::acl::AclToken;
+use stowage_proto::api::CsiError;
+use stowage_testkit::acl_cluster::{AclCluster, RawWrite, raw_write, volume_json};
+use stowage_testkit::{TestCluster, eventually, fast_timing, management_token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_policy_change_takes_effect_on_every_node_at_once() {
@@ -128,11 +129,11 @@ async fn bootstrap_works_once_whichever_node_is_asked() {
             )
         );
     }
-    // The operator's reset file allows one more, on the node it is written to, naming the
-    // bootstrap it redoes; a stale index is refused.
+    // The operator's reset file on the leader allows one more, naming the bootstrap it redoes,
+    // whichever node is asked; a stale index is refused.
     let reset = cluster.data_dir(leader).join("acl-bootstrap-reset");
     std::fs::write(&reset, "999999").expect("write the reset file");
-    let (status, _, body) = bootstrap(leader).await;
+    let (status, _, body) = bootstrap(followers[1]).await;
     assert_eq!(
         (status, body),
         (
@@ -141,17 +142,25 @@ async fn bootstrap_works_once_whichever_node_is_asked() {
         )
     );
     std::fs::write(&reset, &index).expect("write the reset file");
-    let (status, again, body) = bootstrap(leader).await;
+    let (status, again, body) = bootstrap(followers[0]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _, body) = bootstrap(followers[0]).await;
+    let again = again.expect("X-Nomad-Index");
+    // The file now names the bootstrap before last: nothing more until it names `again`.
+    let (status, _, body) = bootstrap(followers[1]).await;
     assert_eq!(
         (status, body),
         (
             StatusCode::BAD_REQUEST,
-            format!(
-                "ACL bootstrap already done (reset index: {})",
-                again.expect("X-Nomad-Index")
-            )
+            format!("Invalid bootstrap reset index (specified {index}, reset index: {again})")
+        )
+    );
+    std::fs::remove_file(&reset).expect("remove the reset file");
+    let (status, _, body) = bootstrap(leader).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            format!("ACL bootstrap already done (reset index: {again})")
         )
     );
     cluster.shutdown().await;
@@ -167,16 +176,10 @@ async fn the_leader_removes_expired_tokens() {
     let now = stowage_raft::now_ns();
     let token = AclToken {
         accessor_id: accessor.clone(),
-        secret_hash: hash_secret(&secret),
-        name: "brief".into(),
-        kind: TokenKind::Management,
-        policies: vec![],
-        global: false,
         create_time: now,
         expiration_time: Some(now + 2_000_000_000),
         expiration_ttl: 2_000_000_000,
-        create_index: 0,
-        modify_index: 0,
+        ..management_token(&secret, "brief")
     };
     let written = acls
         .cluster
@@ -265,4 +268,63 @@ async fn a_stale_read_on_a_node_that_lags_catches_up_before_refusing() {
     let (status, text) = acls.send(late, Some(&secret), "GET", list, None).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     acls.cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_rpc_port_can_neither_bootstrap_again_nor_skip_the_check() {
+    let acls = AclCluster::start().await;
+    let index: u64 = acls
+        .send(acls.leader, None, "POST", "/v1/acl/bootstrap", None)
+        .await
+        .1
+        .rsplit(": ")
+        .next()
+        .and_then(|n| n.trim_end_matches(')').parse().ok())
+        .expect("the answer names the reset index");
+    // A caller naming that index itself is ignored: only the leader's reset file counts.
+    let secret = stowage_proto::acl::new_uuid();
+    let token = AclToken {
+        global: true,
+        ..management_token(&secret, "Bootstrap Token")
+    };
+    let again = Command::BootstrapAcl {
+        token,
+        reset_index: Some(index),
+    };
+    for node in acls.cluster.running() {
+        let outcome = raw_write(&acls.cluster, node, None, &again, RawWrite::Direct).await;
+        let refused = outcome.expect("answered").result;
+        assert_eq!(
+            refused,
+            Err(stowage_proto::DomainError::AclBootstrapped { reset_index: index })
+        );
+    }
+    let (status, _) = acls
+        .send(
+            acls.leader,
+            Some(&secret),
+            "GET",
+            "/v1/acl/token/self",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    acls.cluster.shutdown().await;
+
+    // A leader with ACLs off still holds a forwarded write to them when the node the caller
+    // reached does.
+    let cluster = TestCluster::start(fast_timing(5000)).await;
+    let leader = cluster.leader().await;
+    let register = Command::RegisterVolumes {
+        volumes: vec![stowage_testkit::volume("forwarded")],
+        cas: None,
+    };
+    let held = RawWrite::Forwarded { acl: true };
+    let outcome = raw_write(&cluster, leader, None, &register, held).await;
+    assert_eq!(outcome.map(|_| ()), Err(CsiError::PermissionDenied));
+    assert!(cluster.local_volume_ids(leader).is_empty());
+    let free = RawWrite::Forwarded { acl: false };
+    let outcome = raw_write(&cluster, leader, None, &register, free).await;
+    assert!(outcome.expect("answered").result.is_ok());
+    cluster.shutdown().await;
 }

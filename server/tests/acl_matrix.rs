@@ -5,15 +5,14 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use stowage_proto::acl::{AclPolicy, AclToken, TokenKind, compile_policy_rules, hash_secret};
+use stowage_proto::acl::{AclPolicy, compile_policy_rules};
 use stowage_proto::api::{ClaimSpec, CsiError};
-use stowage_proto::pb::WriteRequest;
 use stowage_proto::{
-    AccessMode, AttachmentMode, Capability, ClaimMode, ClaimState, Command, CommandResponse,
-    Namespace, Plugin, Volume, codec,
+    AccessMode, AttachmentMode, Capability, ClaimMode, ClaimState, Command, Namespace, Plugin,
+    Volume,
 };
-use stowage_testkit::TestCluster;
-use stowage_testkit::acl_cluster::{AclCluster, volume_json};
+use stowage_testkit::acl_cluster::{AclCluster, RawWrite, raw_write, volume_json};
+use stowage_testkit::management_token;
 
 /// The matrix's columns: who calls. `None` rules: the management token, or no token at all.
 const CALLERS: &[(&str, Option<&str>)] = &[
@@ -288,46 +287,6 @@ fn claim_json(alloc: &str) -> Value {
         "AccessMode": "multi-node-multi-writer", "AttachmentMode": "file-system"})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_capability_matrix_holds_over_http_on_every_node() {
-    let acls = AclCluster::start().await;
-    common_setup(&acls).await;
-    let secrets = callers(&acls).await;
-    let nodes = acls.cluster.running();
-    let mut cell = 0;
-    let mut wrong = Vec::new();
-    for (op, marks) in MATRIX {
-        for (i, may) in allowed(marks).into_iter().enumerate() {
-            let who = CALLERS[i].0;
-            let (method, path, body) = prepare(&acls, *op, who).await;
-            // Cells go to each node in turn, so two in three land on a follower.
-            let node = nodes[cell % nodes.len()];
-            cell += 1;
-            let token = secrets[i].as_deref();
-            let (status, text) = acls.send(node, token, method, &path, body).await;
-            let answered = if may {
-                status.is_success()
-            } else {
-                (status, text.as_str()) == (StatusCode::FORBIDDEN, "Permission denied")
-            };
-            let happened = happened(&acls, *op, who, &path).await;
-            if !answered || happened.is_some_and(|h| h != may) {
-                wrong.push(format!(
-                    "{op:?} as {who} via node {node}: expected {}, got {status} {text:?}, changed: {happened:?}",
-                    if may { "allowed" } else { "denied" }
-                ));
-            }
-        }
-    }
-    assert!(
-        wrong.is_empty(),
-        "{} cells wrong:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
-    acls.cluster.shutdown().await;
-}
-
 /// The raw gRPC command for caller `who`'s cell of write `op`, or `None` for a read.
 fn command_for(op: Op, who: &str, accessor: &str) -> Option<Command> {
     let volume = |id: String| Volume {
@@ -415,19 +374,10 @@ fn command_for(op: Op, who: &str, accessor: &str) -> Option<Command> {
             names: vec![format!("delpol-{who}")],
         },
         Op::CreateToken => Command::UpsertAclTokens {
-            tokens: vec![AclToken {
-                accessor_id: stowage_proto::acl::new_uuid(),
-                secret_hash: hash_secret(&stowage_proto::acl::new_uuid()),
-                name: format!("tok-{who}"),
-                kind: TokenKind::Management,
-                policies: vec![],
-                global: false,
-                create_time: 1,
-                expiration_time: None,
-                expiration_ttl: 0,
-                create_index: 0,
-                modify_index: 0,
-            }],
+            tokens: vec![management_token(
+                &stowage_proto::acl::new_uuid(),
+                &format!("tok-{who}"),
+            )],
             create: true,
         },
         Op::DeleteToken => Command::DeleteAclTokens {
@@ -437,78 +387,115 @@ fn command_for(op: Op, who: &str, accessor: &str) -> Option<Command> {
     })
 }
 
-/// Sends `command` over node `node`'s raw gRPC `Write` with `token`'s secret (none: empty).
-async fn raw_write(
-    cluster: &TestCluster,
+/// The door a cell goes through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Door {
+    Http,
+    /// The raw gRPC `Write`, for the write operations.
+    RawGrpc,
+}
+
+/// Sends caller `who`'s cell of `op` through `door` to node `node`, and says whether it was
+/// answered as `may` calls for (allowed: success; denied: `Permission denied`), what the
+/// answer was, and the path that says where to look for its effect. `None`: the door has no
+/// such operation.
+async fn send_cell(
+    acls: &AclCluster,
+    door: Door,
+    (op, who, may): (Op, &str, bool),
     node: u64,
     token: Option<&str>,
-    command: &Command,
-) -> Result<CommandResponse, CsiError> {
-    let mut client =
-        stowage_raft::cluster_client(&cluster.rpc_addr(node), cluster.secret()).expect("client");
-    let request = WriteRequest {
-        command: codec::encode(command).expect("encode"),
-        forwarded: false,
-        token: token.unwrap_or_default().into(),
-    };
-    let reply = client.write(request).await.expect("answered").into_inner();
-    if reply.error.is_empty() {
-        Ok(codec::decode(&reply.response).expect("decode response"))
-    } else {
-        Err(codec::decode(&reply.error).expect("decode error"))
+) -> Option<(bool, String, String)> {
+    if door == Door::RawGrpc && command_for(op, who, "").is_none() {
+        return None;
+    }
+    // The HTTP preparation makes what the cell acts on, for either door.
+    let (method, path, body) = prepare(acls, op, who).await;
+    match door {
+        Door::Http => {
+            let (status, text) = acls.send(node, token, method, &path, body).await;
+            let answered = if may {
+                status.is_success()
+            } else {
+                (status, text.as_str()) == (StatusCode::FORBIDDEN, "Permission denied")
+            };
+            Some((answered, format!("{status} {text:?}"), path))
+        }
+        Door::RawGrpc => {
+            let accessor = path.rsplit('/').next().unwrap_or_default();
+            let command = command_for(op, who, accessor)?;
+            let outcome = raw_write(&acls.cluster, node, token, &command, RawWrite::Direct).await;
+            let answered = match &outcome {
+                Ok(resp) => may && resp.result.is_ok(),
+                Err(CsiError::PermissionDenied) => !may,
+                Err(_) => false,
+            };
+            Some((answered, format!("{outcome:?}"), path))
+        }
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_capability_matrix_holds_for_raw_grpc_writes_on_every_node() {
-    let acls = AclCluster::start().await;
-    common_setup(&acls).await;
-    let secrets = callers(&acls).await;
+/// Runs every cell of the matrix through `door`, each to the next node in turn (so two in three
+/// land on a follower), and returns the cells answered or applied against their mark.
+async fn run_matrix(acls: &AclCluster, door: Door) -> Vec<String> {
+    common_setup(acls).await;
+    let secrets = callers(acls).await;
     let nodes = acls.cluster.running();
     let mut cell = 0;
     let mut wrong = Vec::new();
     for (op, marks) in MATRIX {
         for (i, may) in allowed(marks).into_iter().enumerate() {
             let who = CALLERS[i].0;
-            if command_for(*op, who, "").is_none() {
-                continue;
-            }
-            // The HTTP preparation makes what the command acts on; its path says where to look.
-            let (_, path, _) = prepare(&acls, *op, who).await;
-            let accessor = path.rsplit('/').next().unwrap_or_default();
-            let Some(command) = command_for(*op, who, accessor) else {
-                continue;
-            };
             let node = nodes[cell % nodes.len()];
-            cell += 1;
             let token = secrets[i].as_deref();
-            let outcome = raw_write(&acls.cluster, node, token, &command).await;
-            let answered = match &outcome {
-                Ok(resp) => may && resp.result.is_ok(),
-                Err(CsiError::PermissionDenied) => !may,
-                Err(_) => false,
+            let Some((answered, got, path)) =
+                send_cell(acls, door, (*op, who, may), node, token).await
+            else {
+                continue;
             };
-            let happened = happened(&acls, *op, who, &path).await;
-            if !answered || happened != Some(may) {
+            cell += 1;
+            let happened = happened(acls, *op, who, &path).await;
+            if !answered || happened.is_some_and(|h| h != may) {
                 wrong.push(format!(
-                    "{op:?} as {who} via node {node}: expected {}, got {outcome:?}, changed: {happened:?}",
+                    "{op:?} as {who} via node {node}: expected {}, got {got}, changed: {happened:?}",
                     if may { "allowed" } else { "denied" }
                 ));
             }
         }
     }
-    // A token that is no UUID, and one nobody has, are refused like no permission.
-    let command = command_for(Op::Register, "stranger", "").expect("a write");
-    for token in ["not-a-token", "00000000-0000-0000-0000-000000000000"] {
-        let outcome = raw_write(&acls.cluster, nodes[1], Some(token), &command).await;
-        assert_eq!(outcome.map(|_| ()), Err(CsiError::PermissionDenied));
-    }
-    assert!(!acls.exists("/v1/volume/csi/reg-stranger").await);
+    wrong
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_capability_matrix_holds_over_http_on_every_node() {
+    let acls = AclCluster::start().await;
+    let wrong = run_matrix(&acls, Door::Http).await;
     assert!(
         wrong.is_empty(),
         "{} cells wrong:\n{}",
         wrong.len(),
         wrong.join("\n")
     );
+    acls.cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_capability_matrix_holds_for_raw_grpc_writes_on_every_node() {
+    let acls = AclCluster::start().await;
+    let wrong = run_matrix(&acls, Door::RawGrpc).await;
+    assert!(
+        wrong.is_empty(),
+        "{} cells wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    // A token that is no UUID, and one nobody has, are refused like no permission.
+    let command = command_for(Op::Register, "stranger", "").expect("a write");
+    for token in ["not-a-token", "00000000-0000-0000-0000-000000000000"] {
+        let how = RawWrite::Direct;
+        let outcome = raw_write(&acls.cluster, 2, Some(token), &command, how).await;
+        assert_eq!(outcome.map(|_| ()), Err(CsiError::PermissionDenied));
+    }
+    assert!(!acls.exists("/v1/volume/csi/reg-stranger").await);
     acls.cluster.shutdown().await;
 }

@@ -6,14 +6,14 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use stowage_http_gateway::Backend;
 use stowage_proto::Command;
-use stowage_proto::acl::{AclToken, TokenKind, hash_secret, new_uuid};
+use stowage_proto::acl::{AclToken, hash_secret, new_uuid};
 use stowage_proto::api::ErrorCode;
 use stowage_raft::Store;
-use stowage_testkit::StateBackend;
 use stowage_testkit::http::{Reply, assert_error, assert_refused, call, call_as};
 use stowage_testkit::router_acl::{
     bootstrap, client_token, denied, policy, secret_of, volume_body, volume_ids,
 };
+use stowage_testkit::{StateBackend, management_token};
 
 #[tokio::test]
 async fn with_acls_off_acl_endpoints_say_so_and_everyone_may_do_everything() {
@@ -320,17 +320,9 @@ async fn malformed_unknown_and_expired_tokens_get_403_and_change_nothing() {
     let expired = new_uuid();
     b.write(Command::UpsertAclTokens {
         tokens: vec![AclToken {
-            accessor_id: new_uuid(),
-            secret_hash: hash_secret(&expired),
-            name: "old".into(),
-            kind: TokenKind::Management,
-            policies: vec![],
-            global: false,
-            create_time: 0,
             expiration_time: Some(1_000_000_000),
             expiration_ttl: 60_000_000_000,
-            create_index: 0,
-            modify_index: 0,
+            ..management_token(&expired, "old")
         }],
         create: true,
     })
@@ -412,4 +404,87 @@ async fn the_anonymous_policy_governs_callers_without_a_token() {
     let me = call(&b, "GET", "/v1/acl/token/self", "").await;
     assert_eq!(me.json()["AccessorID"], "anonymous");
     assert_eq!(me.json()["Policies"], json!(["anonymous"]));
+}
+
+#[tokio::test]
+async fn a_caller_without_rights_hears_403_before_what_is_wrong_with_its_request() {
+    let b = StateBackend::with_acls();
+    let root = bootstrap(&b).await;
+    policy(&b, &root, "r", r#"namespace "default" { policy = "read" }"#).await;
+    let reader = client_token(&b, &root, &["r"]).await;
+    for t in [None, Some(secret_of(&reader))] {
+        let bad_token = json!({"Type": "root", "ExpirationTTL": "1s"}).to_string();
+        denied(&call_as(&b, t, "POST", "/v1/acl/token", &bad_token).await);
+        let bad_rules = json!({"Name": "x", "Rules": "namespace {"}).to_string();
+        denied(&call_as(&b, t, "POST", "/v1/acl/policy/x", &bad_rules).await);
+        let bad_ns = json!({"Name": "x", "Quota": "q"}).to_string();
+        denied(&call_as(&b, t, "POST", "/v1/namespace/x", &bad_ns).await);
+        let no_caps = json!({"Volumes": [{"ID": "v", "PluginID": "p"}]}).to_string();
+        denied(&call_as(&b, t, "PUT", "/v1/volumes", &no_caps).await);
+        // A body that decodes but breaks a claim rule (an unknown access mode).
+        let bad_claim = json!({"AllocationID": "a", "NodeID": "n", "Claim": "write",
+            "State": "taken", "AccessMode": "bogus", "AttachmentMode": "file-system"})
+        .to_string();
+        denied(&call_as(&b, t, "PUT", "/v1/volume/csi/v/claim", &bad_claim).await);
+    }
+    // With rights, the same requests hear what is wrong.
+    let r = call_as(
+        &b,
+        Some(&root),
+        "PUT",
+        "/v1/volumes",
+        r#"{"Volumes": [{"ID": "v", "PluginID": "p"}]}"#,
+    )
+    .await;
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "validation: must include at least one capability block",
+    );
+}
+
+#[tokio::test]
+async fn token_lifetimes_are_read_strictly() {
+    let b = StateBackend::with_acls();
+    let root = bootstrap(&b).await;
+    let root = Some(root.as_str());
+    let float = json!({"Type": "management", "ExpirationTTL": 3.6e12}).to_string();
+    let r = call_as(&b, root, "POST", "/v1/acl/token", &float).await;
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "json: cannot unmarshal number 3600000000000.0 into Go struct field ACLToken.ExpirationTTL of type time.Duration",
+    );
+    let ancient =
+        json!({"Type": "management", "ExpirationTime": "1678-01-01T00:00:00Z"}).to_string();
+    let r = call_as(&b, root, "POST", "/v1/acl/token", &ancient).await;
+    assert_error(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "token 0 invalid: 1 error occurred:\n\t* expiration time cannot be before create time\n\n",
+    );
+    let hour = json!({"Type": "management", "ExpirationTTL": 3_600_000_000_000i64}).to_string();
+    let r = call_as(&b, root, "POST", "/v1/acl/token", &hour).await;
+    assert_eq!(r.json()["ExpirationTTL"], "1h0m0s", "{}", r.body);
+}
+
+#[tokio::test]
+async fn policy_self_lists_the_callers_policies_and_needs_a_token() {
+    let b = StateBackend::with_acls();
+    let root = bootstrap(&b).await;
+    policy(&b, &root, "r", r#"namespace "default" { policy = "read" }"#).await;
+    policy(&b, &root, "other", "").await;
+    let reader = client_token(&b, &root, &["r"]).await;
+    let r = call_as(
+        &b,
+        Some(secret_of(&reader)),
+        "GET",
+        "/v1/acl/policy/self",
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1));
+    assert_eq!(r.json()[0]["Name"], "r");
+    denied(&call(&b, "GET", "/v1/acl/policy/self", "").await);
 }

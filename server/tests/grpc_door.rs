@@ -61,6 +61,7 @@ async fn a_raw_write_without_the_secret_or_breaking_the_rules_is_refused_and_nev
         command: codec::encode(command).expect("encode"),
         forwarded: false,
         token: String::new(),
+        acl: false,
     };
 
     // No secret: the whole port refuses, whatever the call.

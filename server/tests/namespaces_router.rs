@@ -104,13 +104,13 @@ async fn namespaces_guard_their_volumes() {
         &r,
         StatusCode::CONFLICT,
         ErrorCode::NamespaceInUse,
-        "namespace \"prod\" contains at least one CSI volume \"v1\". All CSI volumes in namespace must be deleted before it can be deleted",
+        "1 error occurred:\n\t* namespace \"prod\" has volumes associated with it in regions: [global]\n\n",
     );
     let r = call_as(&b, root, "DELETE", "/v1/namespace/default", "").await;
     assert_error(
         &r,
         StatusCode::BAD_REQUEST,
-        "default namespace can not be deleted",
+        "can not delete default namespace",
     );
     let r = call_as(&b, root, "DELETE", "/v1/volume/csi/v1?namespace=prod", "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

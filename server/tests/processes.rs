@@ -89,6 +89,7 @@ async fn write_volume(
         command,
         forwarded: false,
         token: String::new(),
+        acl: false,
     });
     match tokio::time::timeout(Duration::from_secs(20), call).await {
         Ok(Ok(reply)) => {

@@ -6,6 +6,9 @@ use crate::poll::eventually;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
+use stowage_proto::api::CsiError;
+use stowage_proto::pb::WriteRequest;
+use stowage_proto::{Command, CommandResponse, codec};
 
 pub struct AclCluster {
     pub cluster: TestCluster,
@@ -141,4 +144,42 @@ pub fn json_of(text: &str) -> Value {
 pub fn volume_json(id: &str) -> Value {
     json!({"Volumes": [{"ID": id, "PluginID": "p", "RequestedCapabilities":
         [{"AccessMode": "multi-node-multi-writer", "AttachmentMode": "file-system"}]}]})
+}
+
+/// How a raw gRPC `Write` presents itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawWrite {
+    /// As an outside caller of that node's RPC port.
+    Direct,
+    /// As a node forwarding a caller's write to the leader; `acl` when that node holds callers
+    /// to ACLs.
+    Forwarded { acl: bool },
+}
+
+/// Sends `command` over node `node`'s raw gRPC `Write` with `token`'s secret (none: empty).
+pub async fn raw_write(
+    cluster: &TestCluster,
+    node: u64,
+    token: Option<&str>,
+    command: &Command,
+    how: RawWrite,
+) -> Result<CommandResponse, CsiError> {
+    let mut client =
+        stowage_raft::cluster_client(&cluster.rpc_addr(node), cluster.secret()).expect("client");
+    let (forwarded, acl) = match how {
+        RawWrite::Direct => (false, false),
+        RawWrite::Forwarded { acl } => (true, acl),
+    };
+    let request = WriteRequest {
+        command: codec::encode(command).expect("encode"),
+        forwarded,
+        token: token.unwrap_or_default().into(),
+        acl,
+    };
+    let reply = client.write(request).await.expect("answered").into_inner();
+    if reply.error.is_empty() {
+        Ok(codec::decode(&reply.response).expect("decode response"))
+    } else {
+        Err(codec::decode(&reply.error).expect("decode error"))
+    }
 }

@@ -22,3 +22,22 @@ pub use poll::{POLL, eventually, loopback_ips};
 pub fn test_secret() -> stowage_raft::ClusterSecret {
     stowage_raft::ClusterSecret::generate()
 }
+
+/// A management token holding `secret`, named `name`, that never expires, as the node itself
+/// would write it (no endpoint checks); tests change what they need with struct update syntax.
+pub fn management_token(secret: &str, name: &str) -> stowage_proto::acl::AclToken {
+    use stowage_proto::acl::{AclToken, TokenKind, hash_secret, new_uuid};
+    AclToken {
+        accessor_id: new_uuid(),
+        secret_hash: hash_secret(secret),
+        name: name.into(),
+        kind: TokenKind::Management,
+        policies: vec![],
+        global: false,
+        create_time: 1,
+        expiration_time: None,
+        expiration_ttl: 0,
+        create_index: 0,
+        modify_index: 0,
+    }
+}

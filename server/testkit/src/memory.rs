@@ -37,8 +37,8 @@ impl MemoryStore {
     fn apply(&self, command: Command, caller: Option<&Token>) -> Result<CommandResponse, CsiError> {
         let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let (state, index) = &mut *guard;
-        if self.acl_enabled
-            && let Some(token) = caller
+        let held = caller.filter(|_| self.acl_enabled);
+        if let Some(token) = held
             && !state.admits(token, &command, now_ns())
         {
             return Err(CsiError::PermissionDenied);
@@ -47,6 +47,7 @@ impl MemoryStore {
         let req = Request {
             command,
             time_ns: 1_000_000_000 * *index as i64,
+            caller: held.map(Token::proposer),
         };
         let resp = state.apply(&req, *index, &mut vec![]);
         self.changed.send_replace(*index);
