@@ -20,7 +20,9 @@ mod status;
 mod volumes;
 
 pub use backend::{Backend, Freshness, HealthReport};
+pub use body::MAX_BODY;
 pub use error::ApiError;
+pub use params::parse_go_duration;
 
 use axum::Router;
 use axum::http::{StatusCode, header};

@@ -1,5 +1,5 @@
 //! stowage-server is the composition root: configuration, the `agent` and `dev` commands, the
-//! operator and chaos commands, how an agent is started as a child process, start-up and
+//! operator and chaos commands, the gateway in front of a cluster, how an agent is started as a child process, start-up and
 //! shutdown. Cluster and process tests live beside it; the kits they use are the crates nested
 //! here (`testkit`, `chaos`).
 //!
@@ -10,7 +10,9 @@ mod backend;
 pub mod chaos_cmd;
 pub mod config;
 pub mod dev;
+pub mod entry;
 pub mod launch;
 pub mod operator;
+pub mod secret_cmd;
 
 pub use backend::NodeBackend;
