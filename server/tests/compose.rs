@@ -1,0 +1,232 @@
+//! The docker-compose cluster, for real: the image built from this checkout, the repository's
+//! `docker-compose.yml` in a project of the test's own, the gateway answering while the leader is
+//! killed, data kept across `down` and `up` and forgotten with `down -v`, clean stops on SIGTERM,
+//! and a non-root user. Skipped, with one line, where no Docker engine answers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use stowage_testkit::eventually;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the repository")
+        .to_path_buf()
+}
+
+fn docker_answers() -> bool {
+    Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs a command and returns its stdout; panics with its stderr when it fails.
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One compose project of the test's own; dropping it removes its containers, network and
+/// volumes, whatever happened.
+struct Project {
+    name: String,
+    compose: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    gateway: u16,
+    node_ports: [u16; 3],
+}
+
+impl Project {
+    fn new() -> Project {
+        let plugin = Command::new("docker")
+            .args(["compose", "version"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let compose = if plugin {
+            vec!["docker".into(), "compose".into()]
+        } else {
+            vec!["docker-compose".into()]
+        };
+        let (gateway, node_ports) = (free_port(), [free_port(), free_port(), free_port()]);
+        Project {
+            name: format!("stowagetest{}", rand::random::<u32>()),
+            compose,
+            env: vec![
+                ("STOWAGE_PORT", format!("127.0.0.1:{gateway}")),
+                ("STOWAGE_NODE1_PORT", format!("127.0.0.1:{}", node_ports[0])),
+                ("STOWAGE_NODE2_PORT", format!("127.0.0.1:{}", node_ports[1])),
+                ("STOWAGE_NODE3_PORT", format!("127.0.0.1:{}", node_ports[2])),
+            ],
+            gateway,
+            node_ports,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.compose[0]);
+        c.args(&self.compose[1..])
+            .args(["-p", &self.name, "-f"])
+            .arg(repo().join("docker-compose.yml"))
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (*k, v)));
+        c
+    }
+
+    fn compose(&self, args: &[&str]) -> String {
+        run(&mut self.cmd(args))
+    }
+
+    fn container(&self, service: &str) -> String {
+        self.compose(&["ps", "-a", "-q", service])
+    }
+
+    fn url(&self, port: u16, path: &str) -> String {
+        format!("http://127.0.0.1:{port}{path}")
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self
+            .cmd(&["down", "-v", "--remove-orphans", "-t", "5"])
+            .output();
+    }
+}
+
+async fn status(http: &reqwest::Client, url: &str) -> Option<u16> {
+    http.get(url).send().await.ok().map(|r| r.status().as_u16())
+}
+
+async fn until_healthy(p: &Project, http: &reqwest::Client) {
+    let health = p.url(p.gateway, "/v1/agent/health");
+    eventually(
+        "the cluster answers healthy through the gateway",
+        Duration::from_secs(90),
+        || async { (status(http, &health).await == Some(200)).then_some(()) },
+    )
+    .await;
+}
+
+async fn volume_ids(p: &Project, http: &reqwest::Client, port: u16) -> Vec<String> {
+    let r = http
+        .get(p.url(port, "/v1/volumes?type=csi"))
+        .send()
+        .await
+        .expect("list");
+    let v: serde_json::Value = r.json().await.expect("json");
+    v.as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|v| v["ID"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn volume(id: &str) -> String {
+    serde_json::json!({"Volumes": [{"ID": id, "PluginID": "p", "RequestedCapabilities":
+        [{"AccessMode": "single-node-writer", "AttachmentMode": "file-system"}]}]})
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_cluster_survives_a_node_and_keeps_its_data() {
+    if !docker_answers() {
+        eprintln!("compose test skipped: no Docker engine answers here");
+        return;
+    }
+    // The image is built from this test build's own target dir, so nothing compiles twice.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target dir");
+    run(Command::new(repo().join("deploy/build-image.sh"))
+        .current_dir(repo())
+        .env("CARGO_TARGET_DIR", target));
+    let p = Project::new();
+    p.compose(&["up", "-d"]);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    until_healthy(&p, &http).await;
+
+    // Registered through the gateway, read on a node's own port.
+    let put = http
+        .put(p.url(p.gateway, "/v1/volumes"))
+        .body(volume("kept"))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(put.status(), 200);
+    assert_eq!(volume_ids(&p, &http, p.node_ports[1]).await, ["kept"]);
+
+    // The leader killed: the gateway keeps answering, and a write goes through once another
+    // node leads.
+    let leader: String = http
+        .get(p.url(p.gateway, "/v1/status/leader"))
+        .send()
+        .await
+        .expect("leader")
+        .json()
+        .await
+        .expect("json");
+    let service = leader.split(':').next().expect("node name").to_string();
+    run(Command::new("docker").args(["kill", &p.container(&service)]));
+    let read = p.url(p.gateway, "/v1/volume/csi/kept");
+    eventually(
+        "reads answer through the gateway",
+        Duration::from_secs(30),
+        || async { (status(&http, &read).await == Some(200)).then_some(()) },
+    )
+    .await;
+    eventually(
+        "a write is acknowledged without the old leader",
+        Duration::from_secs(60),
+        || async {
+            let r = http
+                .put(p.url(p.gateway, "/v1/volumes"))
+                .body(volume("after"))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(())
+        },
+    )
+    .await;
+    p.compose(&["up", "-d", &service]);
+
+    // SIGTERM stops a node cleanly within the grace period, as the non-root user.
+    let node2 = p.container("node2");
+    let user = run(Command::new("docker").args(["inspect", "-f", "{{.Config.User}}", &node2]));
+    assert_eq!(user, "10001:10001");
+    run(Command::new("docker").args(["stop", "-t", "15", &node2]));
+    let code = run(Command::new("docker").args(["inspect", "-f", "{{.State.ExitCode}}", &node2]));
+    assert_eq!(
+        code, "0",
+        "a stopped node exits 0, not killed at the grace period's end"
+    );
+
+    // `down` then `up` keeps the data; `down -v` forgets it.
+    p.compose(&["down"]);
+    p.compose(&["up", "-d"]);
+    until_healthy(&p, &http).await;
+    let mut ids = volume_ids(&p, &http, p.gateway).await;
+    ids.sort();
+    assert_eq!(ids, ["after", "kept"]);
+    p.compose(&["down", "-v"]);
+    p.compose(&["up", "-d"]);
+    until_healthy(&p, &http).await;
+    assert!(volume_ids(&p, &http, p.gateway).await.is_empty());
+}
