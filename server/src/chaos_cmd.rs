@@ -1,9 +1,11 @@
 //! The `stowage chaos` command line: settings in, a printed summary out, exit 1 on anomalies.
 
+use crate::agent::stop_signal;
 use crate::launch::{AgentSpec, write_secret_file};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use stowage_chaos::compose::ComposeSpec;
 use stowage_chaos::nodes::{Launch, Net};
 use stowage_chaos::{self as chaos, Config, faults::FaultKind};
 use stowage_raft::ClusterSecret;
@@ -36,6 +38,17 @@ pub struct ChaosArgs {
     /// Run the agents with ACLs on; the workload bootstraps them and uses the management token.
     #[arg(long)]
     pub acl_enabled: bool,
+    /// Run against the docker-compose cluster (this compose file, in a project of the run's
+    /// own) with container faults, instead of agent processes on this machine.
+    #[arg(long)]
+    pub compose: Option<PathBuf>,
+    /// With `--compose`: the image the nodes run (deploy/build-image.sh builds stowage:local).
+    #[arg(long, default_value = "stowage:local")]
+    pub image: String,
+    /// With `--compose`: run the chaos self-checks' deliberately wrong agent with this fault
+    /// (`stale-reads`, `early-ack`, `no-claim-limit`); needs `deploy/build-image.sh --unsafe`.
+    #[arg(long)]
+    pub unsafe_fault: Option<String>,
 }
 
 fn parse_duration(s: &str) -> anyhow::Result<Duration> {
@@ -104,7 +117,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
         return Ok(if summary.anomalies.is_empty() { 0 } else { 1 });
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    let kinds = if args.faults.is_empty() {
+    let mut kinds: Vec<FaultKind> = if args.faults.is_empty() {
         FaultKind::ALL.to_vec()
     } else {
         args.faults
@@ -112,6 +125,17 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
             .map(|s| parse_kind(s))
             .collect::<anyhow::Result<_>>()?
     };
+    if args.compose.is_some() && kinds.contains(&FaultKind::DelayLinks) {
+        kinds.retain(|k| *k != FaultKind::DelayLinks);
+        println!(
+            "chaos: delay-links left out: Docker's network has no delays, and tc netem needs a kernel module this kernel lacks"
+        );
+    }
+    if args.unsafe_fault.is_some() && args.compose.is_none() {
+        bail!(
+            "--unsafe-fault is for --compose runs; process runs use stowage-unsafe-agent's own tests"
+        );
+    }
     let cfg = Config {
         seed,
         duration: parse_duration(&args.duration)?,
@@ -124,9 +148,42 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
         acl_enabled: args.acl_enabled,
     };
     println!("chaos: seed {seed}, {} for {:?}", args.duration, cfg.kinds);
-    let exe = std::env::current_exe().context("cannot find the stowage binary")?;
-    let launch = agent_launch(exe, &cfg.secret, cfg.acl_enabled);
-    let summary = chaos::run_processes(cfg, launch).await?;
+    let run = async {
+        match &args.compose {
+            Some(file) => {
+                let spec = ComposeSpec {
+                    file: file.clone(),
+                    image: match &args.unsafe_fault {
+                        Some(_) => "stowage-unsafe:local".into(),
+                        None => args.image.clone(),
+                    },
+                    entrypoint: args
+                        .unsafe_fault
+                        .as_ref()
+                        .map(|_| "stowage-unsafe-agent".into()),
+                    node_env: args
+                        .unsafe_fault
+                        .iter()
+                        .map(|f| ("STOWAGE_UNSAFE_TEST_FAULT".to_string(), f.clone()))
+                        .collect(),
+                    acl_enabled: cfg.acl_enabled,
+                    secret: cfg.secret.expose().to_string(),
+                };
+                chaos::run_compose(cfg, spec).await
+            }
+            None => {
+                let exe = std::env::current_exe().context("cannot find the stowage binary")?;
+                let launch = agent_launch(exe, &cfg.secret, cfg.acl_enabled);
+                chaos::run_processes(cfg, launch).await
+            }
+        }
+    };
+    // Ctrl-C or SIGTERM drops the run, and with it every node it started: the agent processes,
+    // or the compose project's containers, network and volumes.
+    let summary = tokio::select! {
+        summary = run => summary?,
+        () = stop_signal() => anyhow::bail!("interrupted: the run's nodes are stopped and removed"),
+    };
     summary.print(seed);
     Ok(if summary.anomalies.is_empty() { 0 } else { 1 })
 }

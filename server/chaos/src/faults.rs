@@ -1,8 +1,8 @@
 //! The seeded fault schedule: one fault at a time, injected, held, then healed. The same seed
 //! replays the same schedule (which node is hit depends on who leads at that moment).
 
-use super::nodes::{Net, Nodes};
-use super::proxy::Link;
+use super::network::Network;
+use super::nodes::Nodes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -88,11 +88,11 @@ pub struct Injected {
 }
 
 /// Injects `f` against a cluster whose leader is `leader`; returns the nodes it touched.
-pub async fn inject<N: Nodes>(
+pub async fn inject<N: Nodes, W: Network>(
     f: &Planned,
     leader: Option<u64>,
     ids: &[u64],
-    net: &Net,
+    net: &W,
     nodes: &mut N,
 ) -> Vec<u64> {
     let followers: Vec<u64> = ids.iter().copied().filter(|i| Some(*i) != leader).collect();
@@ -101,12 +101,6 @@ pub async fn inject<N: Nodes>(
             .copied()
     };
     let leader_or_any = leader.or_else(|| pick(ids));
-    let cut_off = |victim: u64| {
-        for &other in ids.iter().filter(|o| **o != victim) {
-            net.links.set(victim, other, Link::Drop);
-            net.links.set(other, victim, Link::Drop);
-        }
-    };
     match f.kind {
         FaultKind::KillLeader | FaultKind::KillFollower | FaultKind::WipeFollower => {
             let victim = if f.kind == FaultKind::KillLeader {
@@ -117,39 +111,35 @@ pub async fn inject<N: Nodes>(
             let Some(v) = victim else { return vec![] };
             nodes.kill(v).await;
             if f.kind == FaultKind::WipeFollower {
-                nodes.wipe(v);
+                nodes.wipe(v).await;
             }
             vec![v]
         }
         FaultKind::PauseLeader => match leader_or_any {
-            Some(v) if nodes.pause(v) => vec![v],
+            Some(v) if nodes.pause(v).await => vec![v],
             // Where a node cannot be frozen, silence its links instead.
+            Some(v) if net.silence(v).await => vec![v],
+            _ => vec![],
+        },
+        FaultKind::PartitionLeader => match leader_or_any {
             Some(v) => {
-                for &other in ids.iter().filter(|o| **o != v) {
-                    net.links.set(v, other, Link::Blackhole);
-                    net.links.set(other, v, Link::Blackhole);
-                }
+                net.cut_off(v).await;
                 vec![v]
             }
             None => vec![],
         },
-        FaultKind::PartitionLeader => leader_or_any
-            .map(|v| {
-                cut_off(v);
+        FaultKind::IsolateFollower => match pick(&followers) {
+            Some(v) => {
+                net.cut_off(v).await;
                 vec![v]
-            })
-            .unwrap_or_default(),
-        FaultKind::IsolateFollower => pick(&followers)
-            .map(|v| {
-                cut_off(v);
-                vec![v]
-            })
-            .unwrap_or_default(),
+            }
+            None => vec![],
+        },
         FaultKind::OneWayCut => {
             // The leader can no longer reach one follower, which can still reach the leader.
             match (leader_or_any, pick(&followers)) {
                 (Some(l), Some(v)) => {
-                    net.links.set(l, v, Link::Drop);
+                    net.cut_one_way(l, v).await;
                     vec![l, v]
                 }
                 _ => vec![],
@@ -157,12 +147,11 @@ pub async fn inject<N: Nodes>(
         }
         FaultKind::DelayLinks => {
             let d = Duration::from_millis(20 + f.pick % 200);
-            for &a in ids {
-                for &b in ids.iter().filter(|b| **b != a) {
-                    net.links.set(a, b, Link::Delay(d));
-                }
+            if net.delay_all(d).await {
+                ids.to_vec()
+            } else {
+                vec![]
             }
-            ids.to_vec()
         }
         FaultKind::KillAll => {
             for &v in ids {
@@ -174,11 +163,11 @@ pub async fn inject<N: Nodes>(
 }
 
 /// Undoes every fault: links healed, frozen nodes resumed, stopped nodes started.
-pub async fn heal<N: Nodes>(ids: &[u64], net: &Net, nodes: &mut N) -> anyhow::Result<()> {
-    net.links.heal();
+pub async fn heal<N: Nodes, W: Network>(ids: &[u64], net: &W, nodes: &mut N) -> anyhow::Result<()> {
+    net.heal().await;
     for &id in ids {
         if nodes.running(id) {
-            nodes.resume(id);
+            nodes.resume(id).await;
         } else {
             nodes.start(id).await?;
         }

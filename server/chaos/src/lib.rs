@@ -1,13 +1,15 @@
 //! stowage-chaos owns the chaos suite behind `stowage chaos`: a workload, a seeded fault
 //! schedule, a recorded history, a checker, and a report, in the manner of etcd's robustness
-//! tests. It runs against real agent processes, or (in tests) against nodes in one process; both
-//! go through the `Nodes` trait and the link proxies.
+//! tests. It runs against real agent processes, against the docker-compose cluster, or (in tests)
+//! against nodes in one process: each through the `Nodes` and `Network` traits.
 //!
 //! Must not depend on: stowage-server (which runs it), rocksdb.
 
 pub mod checker;
+pub mod compose;
 pub mod faults;
 pub mod model;
+pub mod network;
 pub mod nodes;
 pub mod proxy;
 mod report;
@@ -15,6 +17,7 @@ pub mod workload;
 
 use faults::{FaultKind, Injected};
 use model::{Input, Mode, Output};
+use network::Network;
 use nodes::{Net, Nodes};
 use report::Report;
 use std::collections::BTreeMap;
@@ -118,9 +121,13 @@ async fn http_get(http: &reqwest::Client, url: String) -> Option<(u16, String)> 
 }
 
 /// The leader most running nodes name, by id.
-async fn current_leader<N: Nodes>(http: &reqwest::Client, net: &Net, nodes: &N) -> Option<u64> {
+async fn current_leader<N: Nodes, W: Network>(
+    http: &reqwest::Client,
+    net: &W,
+    nodes: &N,
+) -> Option<u64> {
     let mut votes: BTreeMap<u64, usize> = BTreeMap::new();
-    for n in net.nodes.iter().filter(|n| nodes.running(n.id)) {
+    for n in net.nodes().iter().filter(|n| nodes.running(n.id)) {
         if let Some((200, body)) =
             http_get(http, format!("http://{}/v1/status/leader", n.http)).await
             && let Some(id) = serde_json::from_str::<String>(&body)
@@ -165,9 +172,9 @@ async fn node_info(
 }
 
 /// Every node healthy, one leader, and identical state at the same applied index.
-async fn converged(http: &reqwest::Client, net: &Net, secret: &ClusterSecret) -> bool {
+async fn converged<W: Network>(http: &reqwest::Client, net: &W, secret: &ClusterSecret) -> bool {
     let mut digests = Vec::new();
-    for n in &net.nodes {
+    for n in net.nodes() {
         if !matches!(
             http_get(http, format!("http://{}/v1/agent/health", n.http)).await,
             Some((200, _))
@@ -184,8 +191,8 @@ async fn converged(http: &reqwest::Client, net: &Net, secret: &ClusterSecret) ->
 
 /// What each node's claim-limit audit found: it rechecks every entry it applied, so this covers
 /// every point of every node's applied history, not just the moments a read looked.
-async fn audit_claim_limits(net: &Net, secret: &ClusterSecret, summary: &mut Summary) {
-    for n in &net.nodes {
+async fn audit_claim_limits<W: Network>(net: &W, secret: &ClusterSecret, summary: &mut Summary) {
+    for n in net.nodes() {
         match node_info(n.rpc, secret).await {
             Some(info) if info.claim_limit_breaches == 0 => {}
             Some(info) => summary.anomalies.push(format!(
@@ -229,12 +236,16 @@ async fn bootstrap(http: &reqwest::Client, addr: std::net::SocketAddr) -> anyhow
 }
 
 /// Runs the workload and the fault schedule against `nodes`, then heals, checks and reports.
-pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Result<Summary> {
+pub async fn run<N: Nodes, W: Network>(
+    cfg: &Config,
+    net: &W,
+    nodes: &mut N,
+) -> anyhow::Result<Summary> {
     let start = Instant::now();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()?;
-    let ids: Vec<u64> = net.nodes.iter().map(|n| n.id).collect();
+    let ids: Vec<u64> = net.nodes().iter().map(|n| n.id).collect();
     let mut summary = Summary::default();
     if wait_until(Duration::from_secs(60), || async {
         current_leader(&http, net, nodes).await.is_some()
@@ -244,7 +255,7 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
     {
         anyhow::bail!("the cluster elected no leader within 60 s");
     }
-    let addr = net.nodes[0].http;
+    let addr = net.nodes()[0].http;
     let token = if cfg.acl_enabled {
         Some(bootstrap(&http, addr).await?)
     } else {
@@ -265,7 +276,7 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
     }
 
     let targets = Arc::new(Targets {
-        http: net.nodes.iter().map(|n| (n.id, n.http)).collect(),
+        http: net.nodes().iter().map(|n| (n.id, n.http)).collect(),
         volumes: cfg.volumes,
         volume_lifetime: cfg.volume_lifetime,
         start,
@@ -295,8 +306,10 @@ pub async fn run<N: Nodes>(cfg: &Config, net: &Net, nodes: &mut N) -> anyhow::Re
         }
         tokio::time::sleep(planned.gap).await;
         let leader = current_leader(&http, net, nodes).await;
-        let at = targets.now();
         let touched = faults::inject(&planned, leader, &ids, net, nodes).await;
+        // From the moment the fault is in place: a container fault takes Docker a while, and a
+        // write acknowledged meanwhile is no failover.
+        let at = targets.now();
         tokio::time::sleep(planned.hold).await;
         faults::heal(&ids, net, nodes).await?;
         injected.push(Injected {
@@ -484,5 +497,11 @@ pub async fn run_processes(
     for id in [1, 2, 3] {
         nodes.start(id).await?;
     }
+    run(&cfg, &net, &mut nodes).await
+}
+
+/// The repository's docker-compose cluster, in a project of the run's own, with container faults.
+pub async fn run_compose(cfg: Config, spec: compose::ComposeSpec) -> anyhow::Result<Summary> {
+    let (net, mut nodes) = compose::start(&spec).await?;
     run(&cfg, &net, &mut nodes).await
 }

@@ -1,8 +1,10 @@
-//! The cluster under test: each node on its own loopback address with a proxy in front of its RPC
-//! port, and the `Nodes` trait through which faults stop, start, pause and wipe nodes. Real
-//! processes implement it here; the test kit implements it over agents in its own process.
+//! The cluster under test on this machine: each node on its own loopback address with a proxy in
+//! front of its RPC port (the `Network` whose links faults cut), and the `Nodes` trait through
+//! which faults stop, start, pause and wipe nodes. Real processes implement it here; the test kit
+//! implements it over agents in its own process; the compose runner over containers.
 
-use super::proxy::{Links, Proxy};
+use super::network::Network;
+use super::proxy::{Link, Links, Proxy};
 use rustix::process::{Pid, Signal, kill_process};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -15,12 +17,12 @@ use tokio::process::{Child, Command};
 #[derive(Clone, Debug)]
 pub struct NodeAddrs {
     pub id: u64,
-    pub ip: IpAddr,
+    /// Its HTTP API, as the run reaches it.
     pub http: SocketAddr,
-    /// The node's own RPC listener.
+    /// Its RPC port, as the run reaches it.
     pub rpc: SocketAddr,
-    /// Its proxy: the address every peer uses for it.
-    pub advertised: SocketAddr,
+    /// The RPC address every peer uses for it (here, its proxy's).
+    pub advertised: String,
 }
 
 /// The addresses of a three-node cluster, its proxies, and the link rules.
@@ -57,10 +59,9 @@ impl Net {
             let proxy_listener = TcpListener::bind((ip, 0)).await?;
             let addrs = NodeAddrs {
                 id,
-                ip,
                 http: http.local_addr()?,
                 rpc: rpc.local_addr()?,
-                advertised: proxy_listener.local_addr()?,
+                advertised: proxy_listener.local_addr()?.to_string(),
             };
             proxies.push(Proxy::start(
                 proxy_listener,
@@ -85,7 +86,7 @@ impl Net {
     pub fn peers(&self) -> BTreeMap<u64, String> {
         self.nodes
             .iter()
-            .map(|n| (n.id, n.advertised.to_string()))
+            .map(|n| (n.id, n.advertised.clone()))
             .collect()
     }
 
@@ -96,12 +97,46 @@ impl Net {
             .unwrap_or(&self.nodes[0])
     }
 
-    /// The node whose advertised RPC address is `addr`.
-    pub fn id_of(&self, addr: &str) -> Option<u64> {
-        self.nodes
-            .iter()
-            .find(|n| n.advertised.to_string() == addr)
-            .map(|n| n.id)
+    fn others(&self, id: u64) -> impl Iterator<Item = u64> + '_ {
+        self.nodes.iter().map(|n| n.id).filter(move |o| *o != id)
+    }
+}
+
+impl Network for Net {
+    fn nodes(&self) -> &[NodeAddrs] {
+        &self.nodes
+    }
+
+    async fn cut_off(&self, victim: u64) {
+        for other in self.others(victim) {
+            self.links.set(victim, other, Link::Drop);
+            self.links.set(other, victim, Link::Drop);
+        }
+    }
+
+    async fn silence(&self, victim: u64) -> bool {
+        for other in self.others(victim) {
+            self.links.set(victim, other, Link::Blackhole);
+            self.links.set(other, victim, Link::Blackhole);
+        }
+        true
+    }
+
+    async fn cut_one_way(&self, from: u64, to: u64) {
+        self.links.set(from, to, Link::Drop);
+    }
+
+    async fn delay_all(&self, delay: std::time::Duration) -> bool {
+        for n in &self.nodes {
+            for other in self.others(n.id) {
+                self.links.set(n.id, other, Link::Delay(delay));
+            }
+        }
+        true
+    }
+
+    async fn heal(&self) {
+        self.links.heal();
     }
 }
 
@@ -113,10 +148,10 @@ pub trait Nodes {
     /// Starts a stopped node on its data dir.
     async fn start(&mut self, id: u64) -> anyhow::Result<()>;
     /// Freezes a node (SIGSTOP); false where that is not possible.
-    fn pause(&mut self, id: u64) -> bool;
-    fn resume(&mut self, id: u64);
-    /// Deletes a stopped node's data dir.
-    fn wipe(&mut self, id: u64);
+    async fn pause(&mut self, id: u64) -> bool;
+    async fn resume(&mut self, id: u64);
+    /// Deletes a stopped node's data.
+    async fn wipe(&mut self, id: u64);
     fn running(&self, id: u64) -> bool;
     /// Log files worth keeping in a failure report.
     fn logs(&self) -> Vec<PathBuf>;
@@ -191,19 +226,19 @@ impl Nodes for Processes {
         Ok(())
     }
 
-    fn pause(&mut self, id: u64) -> bool {
+    async fn pause(&mut self, id: u64) -> bool {
         self.children
             .get(&id)
             .is_some_and(|c| signal(c, Signal::STOP))
     }
 
-    fn resume(&mut self, id: u64) {
+    async fn resume(&mut self, id: u64) {
         if let Some(c) = self.children.get(&id) {
             signal(c, Signal::CONT);
         }
     }
 
-    fn wipe(&mut self, id: u64) {
+    async fn wipe(&mut self, id: u64) {
         if let Some(slot) = self.slot(id) {
             let _ = std::fs::remove_dir_all(&slot.data_dir);
         }

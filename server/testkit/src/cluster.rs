@@ -323,13 +323,13 @@ impl Nodes for TestCluster {
         Ok(())
     }
 
-    fn pause(&mut self, _id: u64) -> bool {
+    async fn pause(&mut self, _id: u64) -> bool {
         false
     }
 
-    fn resume(&mut self, _id: u64) {}
+    async fn resume(&mut self, _id: u64) {}
 
-    fn wipe(&mut self, id: u64) {
+    async fn wipe(&mut self, id: u64) {
         TestCluster::wipe(self, id);
     }
 
