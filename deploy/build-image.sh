@@ -24,8 +24,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-# The same build as `cargo run`'s: the target dir is yours (CARGO_TARGET_DIR, else ./target).
-target="${CARGO_TARGET_DIR:-target}"
+# The same build as `make run`'s, in the same shared cache unless CARGO_TARGET_DIR says otherwise.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stowage/target}"
+target="$CARGO_TARGET_DIR"
 cargo build -q -j2 -p stowage-server --bin stowage
 if [[ " ${bins[*]} " == *" stowage-unsafe-agent "* ]]; then
   cargo build -q -j2 -p stowage-chaos-selfcheck --bin stowage-unsafe-agent

@@ -1,0 +1,141 @@
+//! `cargo xtask run|test|setup`: the README's two commands. Each first installs what a machine
+//! with only the Rust toolchain lacks (libclang and a C++ compiler for RocksDB's bindings, from
+//! Debian's packages; cargo-nextest for the tests), then hands over to cargo with the build cache
+//! every clone on the machine shares, so RocksDB's C++ compiles once per machine.
+
+use std::env;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "usage: cargo xtask run [stowage dev's flags]   three nodes on this machine
+       cargo xtask test [nextest's flags]      every test
+       cargo xtask setup                       only install what is missing";
+
+fn main() -> ExitCode {
+    let mut args = env::args_os().skip(1);
+    let task = args.next();
+    let rest: Vec<OsString> = args.collect();
+    let outcome = match task.as_ref().and_then(|t| t.to_str()) {
+        Some("run") => setup(false).and_then(|()| hand_over(&["run", "--", "dev"], rest)),
+        Some("test") => {
+            setup(true).and_then(|()| hand_over(&["nextest", "run", "--workspace"], rest))
+        }
+        Some("setup") => setup(true),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Replaces this process with `cargo <args> <rest>`, so that Ctrl-C and the exit status are
+/// cargo's (and, through `cargo run`, the cluster's) own.
+fn hand_over(args: &[&str], rest: Vec<OsString>) -> Result<(), String> {
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(args).args(rest);
+    if env::var_os("CARGO_TARGET_DIR").is_none() {
+        cmd.env("CARGO_TARGET_DIR", shared_target()?);
+    }
+    Err(format!("cannot run cargo: {}", cmd.exec()))
+}
+
+/// The build cache every clone on this machine shares.
+fn shared_target() -> Result<PathBuf, String> {
+    let home = env::var_os("HOME").ok_or("HOME is not set, so set CARGO_TARGET_DIR")?;
+    Ok(Path::new(&home).join(".cache/stowage/target"))
+}
+
+fn setup(for_tests: bool) -> Result<(), String> {
+    let mut missing = Vec::new();
+    if !has_libclang() {
+        missing.push("libclang-dev");
+    }
+    if !answers("c++", &["--version"]) {
+        missing.push("g++");
+    }
+    if !missing.is_empty() {
+        install_packages(&missing)?;
+    }
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    if for_tests && !answers(&cargo, &["nextest", "--version"]) {
+        eprintln!("xtask: installing cargo-nextest");
+        run(Command::new(&cargo).args(["install", "cargo-nextest", "--locked"]))?;
+    }
+    Ok(())
+}
+
+/// Whether bindgen will find libclang: `libclang.so` where LIBCLANG_PATH points, or in one of
+/// Debian's LLVM trees (the runtime library alone, `libclang-N.so.1`, comes without the headers
+/// bindgen also needs, which the -dev package brings).
+fn has_libclang() -> bool {
+    let mut dirs: Vec<PathBuf> = env::var_os("LIBCLANG_PATH")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    if let Ok(entries) = std::fs::read_dir("/usr/lib") {
+        dirs.extend(
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("llvm-"))
+                .map(|e| e.path().join("lib")),
+        );
+    }
+    dirs.iter().any(|d| d.join("libclang.so").exists())
+}
+
+/// Installs Debian's `packages`, through sudo unless this is root; elsewhere, says what to install.
+fn install_packages(packages: &[&str]) -> Result<(), String> {
+    let list = packages.join(" ");
+    if !answers("apt-get", &["--version"]) {
+        return Err(format!(
+            "this machine has no apt-get: install {list} (libclang and a C++ compiler) and run again"
+        ));
+    }
+    eprintln!("xtask: installing {list}");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    // sudo clears the environment, so the variable goes on env's command line.
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new(if root { "env" } else { "sudo" });
+        if !root {
+            cmd.arg("env");
+        }
+        cmd.args(["DEBIAN_FRONTEND=noninteractive", "apt-get"])
+            .args(args);
+        cmd
+    };
+    run(&mut apt(&["update", "-qq"]))?;
+    let mut install = apt(&["install", "-y", "-qq"]);
+    install.args(packages);
+    run(&mut install)
+}
+
+/// Whether `program args` runs and succeeds.
+fn answers(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{:?} failed: {status}", cmd.get_program()))
+    }
+}
