@@ -42,9 +42,10 @@ pub struct ChaosArgs {
     /// own) with container faults, instead of agent processes on this machine.
     #[arg(long)]
     pub compose: Option<PathBuf>,
-    /// With `--compose`: the image the nodes run (deploy/build-image.sh builds stowage:local).
-    #[arg(long, default_value = "stowage:local")]
-    pub image: String,
+    /// With `--compose`: the image the nodes run; by default `stowage:local`, or
+    /// `stowage-unsafe:local` with `--unsafe-fault` (deploy/build-image.sh builds both).
+    #[arg(long)]
+    pub image: Option<String>,
     /// With `--compose`: run the chaos self-checks' deliberately wrong agent with this fault
     /// (`stale-reads`, `early-ack`, `no-claim-limit`); needs `deploy/build-image.sh --unsafe`.
     #[arg(long)]
@@ -127,9 +128,13 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
     };
     if args.compose.is_some() && kinds.contains(&FaultKind::DelayLinks) {
         kinds.retain(|k| *k != FaultKind::DelayLinks);
-        println!(
-            "chaos: delay-links left out: Docker's network has no delays, and tc netem needs a kernel module this kernel lacks"
-        );
+        let why = match chaos::compose::netem_available().await {
+            Err(e) => {
+                format!("Docker's network has no delays, and tc netem cannot be used here: {e}")
+            }
+            Ok(()) => "the compose runner makes no delays yet".to_string(),
+        };
+        println!("chaos: delay-links left out: {why}");
     }
     if args.unsafe_fault.is_some() && args.compose.is_none() {
         bail!(
@@ -153,9 +158,10 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
             Some(file) => {
                 let spec = ComposeSpec {
                     file: file.clone(),
-                    image: match &args.unsafe_fault {
-                        Some(_) => "stowage-unsafe:local".into(),
-                        None => args.image.clone(),
+                    image: match (&args.image, &args.unsafe_fault) {
+                        (Some(image), _) => image.clone(),
+                        (None, Some(_)) => "stowage-unsafe:local".into(),
+                        (None, None) => "stowage:local".into(),
                     },
                     entrypoint: args
                         .unsafe_fault

@@ -56,10 +56,21 @@ pub async fn compose_command() -> anyhow::Result<Vec<String>> {
     bail!("neither `docker compose` nor `docker-compose` answers")
 }
 
+/// Whether `tc netem` works here, tried in a network namespace of its own that vanishes with the
+/// command; the error says why not (no `sch_netem` in the kernel, or no right to make namespaces).
+pub async fn netem_available() -> anyhow::Result<()> {
+    let probe = [
+        "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms",
+    ];
+    run("unshare", &probe).await.map(|_| ())
+}
+
 /// Runs `cmd` (named `what` in errors), and returns its standard output, or an error carrying
 /// its stderr.
 async fn stdout_of(mut cmd: Command, what: String) -> anyhow::Result<String> {
+    // A run dropped midway (Ctrl-C) must not leave a `compose up` going behind its own `down`.
     let out = cmd
+        .kill_on_drop(true)
         .output()
         .await
         .with_context(|| format!("cannot run {what}"))?;
@@ -131,17 +142,23 @@ impl Project {
         run("nsenter", &args).await.map(|_| ())
     }
 
-    async fn drop_rule(&self, id: u64, rule: Vec<String>) {
+    /// Adds `rule` in node `id`'s namespace, to be deleted on heal; false if it could not.
+    async fn drop_rule(&self, id: u64, rule: Vec<String>) -> bool {
         let add: Vec<&str> = std::iter::once("-I")
             .chain(rule.iter().map(String::as_str))
             .collect();
         match self.iptables(id, &add).await {
-            Ok(()) => self
-                .rules
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((id, rule)),
-            Err(e) => tracing::warn!("cannot add a rule in node {id}: {e:#}"),
+            Ok(()) => {
+                self.rules
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((id, rule));
+                true
+            }
+            Err(e) => {
+                tracing::warn!("cannot add a rule in node {id}: {e:#}");
+                false
+            }
         }
     }
 
@@ -307,9 +324,9 @@ impl Network for ComposeNet {
         &self.0.nodes
     }
 
-    async fn cut_off(&self, victim: u64) {
+    async fn cut_off(&self, victim: u64) -> bool {
         let Some(c) = self.0.container(victim).await else {
-            return;
+            return false;
         };
         match run("docker", &["network", "disconnect", &self.0.network, &c]).await {
             Ok(_) => {
@@ -318,12 +335,17 @@ impl Network for ComposeNet {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(victim);
+                true
             }
-            Err(e) => tracing::warn!("cannot disconnect node {victim}: {e:#}"),
+            Err(e) => {
+                tracing::warn!("cannot disconnect node {victim}: {e:#}");
+                false
+            }
         }
     }
 
     async fn silence(&self, victim: u64) -> bool {
+        let mut made = true;
         for other in self.0.ips.keys().filter(|o| **o != victim) {
             let ip = self.0.ip(*other);
             for chain in [["INPUT", "-s"], ["OUTPUT", "-d"]] {
@@ -334,13 +356,13 @@ impl Network for ComposeNet {
                     "-j".into(),
                     "DROP".into(),
                 ];
-                self.0.drop_rule(victim, rule).await;
+                made &= self.0.drop_rule(victim, rule).await;
             }
         }
-        true
+        made
     }
 
-    async fn cut_one_way(&self, from: u64, to: u64) {
+    async fn cut_one_way(&self, from: u64, to: u64) -> bool {
         // Only `from`'s requests to `to`'s RPC port vanish; `from`'s answers to `to`'s own
         // connections leave from port 4647 and pass.
         let rule = [
@@ -356,11 +378,11 @@ impl Network for ComposeNet {
         ];
         self.0
             .drop_rule(from, rule.iter().map(|s| s.to_string()).collect())
-            .await;
+            .await
     }
 
-    /// Docker's network has no delay of its own, and `tc netem` needs a kernel module this
-    /// machine's kernel does not have; the run says so and leaves the links as they are.
+    /// Docker's network has no delay of its own, and `tc netem` needs the `sch_netem` kernel
+    /// module (`netem_available` says whether it is here); the run leaves delays out.
     async fn delay_all(&self, _delay: Duration) -> bool {
         false
     }

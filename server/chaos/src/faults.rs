@@ -87,7 +87,8 @@ pub struct Injected {
     pub leader_before: Option<u64>,
 }
 
-/// Injects `f` against a cluster whose leader is `leader`; returns the nodes it touched.
+/// Injects `f` against a cluster whose leader is `leader`; returns the nodes it touched, none if
+/// the fault could not be made.
 pub async fn inject<N: Nodes, W: Network>(
     f: &Planned,
     leader: Option<u64>,
@@ -122,26 +123,17 @@ pub async fn inject<N: Nodes, W: Network>(
             _ => vec![],
         },
         FaultKind::PartitionLeader => match leader_or_any {
-            Some(v) => {
-                net.cut_off(v).await;
-                vec![v]
-            }
-            None => vec![],
+            Some(v) if net.cut_off(v).await => vec![v],
+            _ => vec![],
         },
         FaultKind::IsolateFollower => match pick(&followers) {
-            Some(v) => {
-                net.cut_off(v).await;
-                vec![v]
-            }
-            None => vec![],
+            Some(v) if net.cut_off(v).await => vec![v],
+            _ => vec![],
         },
         FaultKind::OneWayCut => {
             // The leader can no longer reach one follower, which can still reach the leader.
             match (leader_or_any, pick(&followers)) {
-                (Some(l), Some(v)) => {
-                    net.cut_one_way(l, v).await;
-                    vec![l, v]
-                }
+                (Some(l), Some(v)) if net.cut_one_way(l, v).await => vec![l, v],
                 _ => vec![],
             }
         }

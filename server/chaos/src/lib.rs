@@ -13,6 +13,7 @@ pub mod network;
 pub mod nodes;
 pub mod proxy;
 mod report;
+mod summary;
 pub mod workload;
 
 use faults::{FaultKind, Injected};
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use stowage_raft::ClusterSecret;
+pub use summary::Summary;
 use tokio::time::Instant;
 use workload::{Outcome, Record, Targets};
 
@@ -50,68 +52,6 @@ pub struct Config {
     /// The agents hold callers to ACLs: the run bootstraps them and every call carries the
     /// management token.
     pub acl_enabled: bool,
-}
-
-/// The outcome of a run: what happened, and every anomaly found.
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub ops_by_outcome: BTreeMap<String, usize>,
-    pub faults_by_kind: BTreeMap<String, usize>,
-    pub anomalies: Vec<String>,
-    /// Per fault that took the leader out: its kind and the failover time.
-    pub failover_ms: Vec<(FaultKind, u64)>,
-    pub convergence_ms: Option<u64>,
-    pub report: Option<PathBuf>,
-}
-
-impl Summary {
-    /// The `p` percentile of the failover times of the faults `kind` selects.
-    fn percentile(&self, p: f64, kind: impl Fn(FaultKind) -> bool) -> Option<u64> {
-        let mut v: Vec<u64> = self
-            .failover_ms
-            .iter()
-            .filter(|(k, _)| kind(*k))
-            .map(|(_, ms)| *ms)
-            .collect();
-        v.sort_unstable();
-        (!v.is_empty()).then(|| v[((v.len() - 1) as f64 * p).round() as usize])
-    }
-
-    pub fn print(&self, seed: u64) {
-        println!("chaos seed {seed}");
-        println!("operations by outcome: {:?}", self.ops_by_outcome);
-        println!("faults by kind: {:?}", self.faults_by_kind);
-        match (
-            self.percentile(0.5, |_| true),
-            self.percentile(0.99, |_| true),
-        ) {
-            (Some(p50), Some(p99)) => println!(
-                "failover (leader lost → next acknowledged write): p50 {p50} ms, p99 {p99} ms over {} faults",
-                self.failover_ms.len()
-            ),
-            _ => println!("failover: no fault took the leader out"),
-        }
-        // By kind, because a kill of all three includes the time they stay down.
-        for kind in FaultKind::ALL.into_iter().filter(|k| k.hits_leader()) {
-            let n = self.failover_ms.iter().filter(|(k, _)| *k == kind).count();
-            if let (Some(p50), Some(max)) = (
-                self.percentile(0.5, |k| k == kind),
-                self.percentile(1.0, |k| k == kind),
-            ) {
-                println!("  {kind:?}: p50 {p50} ms, max {max} ms over {n}");
-            }
-        }
-        if let Some(c) = self.convergence_ms {
-            println!("convergence after the last heal: {c} ms");
-        }
-        println!("anomalies: {}", self.anomalies.len());
-        for a in self.anomalies.iter().take(20) {
-            println!("  - {a}");
-        }
-        if let Some(r) = &self.report {
-            println!("failure report: {}", r.display());
-        }
-    }
 }
 
 async fn http_get(http: &reqwest::Client, url: String) -> Option<(u16, String)> {
@@ -307,6 +247,16 @@ pub async fn run<N: Nodes, W: Network>(
         tokio::time::sleep(planned.gap).await;
         let leader = current_leader(&http, net, nodes).await;
         let touched = faults::inject(&planned, leader, &ids, net, nodes).await;
+        if touched.is_empty() {
+            // Not made (no node to pick, or Docker or iptables refused): counted apart, so a
+            // run never passes on faults that did not happen.
+            *summary
+                .faults_not_made
+                .entry(format!("{:?}", planned.kind))
+                .or_default() += 1;
+            faults::heal(&ids, net, nodes).await?;
+            continue;
+        }
         // From the moment the fault is in place: a container fault takes Docker a while, and a
         // write acknowledged meanwhile is no failover.
         let at = targets.now();

@@ -17,15 +17,17 @@ pub trait Network {
             .map(|n| n.id)
     }
 
-    /// Cuts `victim` off from every other node, both ways.
-    async fn cut_off(&self, victim: u64);
+    /// Cuts `victim` off from every other node, both ways. False if the cut could not be made.
+    async fn cut_off(&self, victim: u64) -> bool;
 
     /// Makes `victim`'s links to and from every other node go silent: packets vanish, so calls
-    /// time out. For where a node cannot be frozen. False where this network cannot.
+    /// time out. For where a node cannot be frozen. False where this network cannot, or the
+    /// silence could not be made.
     async fn silence(&self, victim: u64) -> bool;
 
-    /// `from` can no longer reach `to`'s RPC port; `to` still reaches `from`.
-    async fn cut_one_way(&self, from: u64, to: u64);
+    /// `from` can no longer reach `to`'s RPC port; `to` still reaches `from`. False if the cut
+    /// could not be made.
+    async fn cut_one_way(&self, from: u64, to: u64) -> bool;
 
     /// Adds `delay` to every link. False where this network cannot.
     async fn delay_all(&self, delay: Duration) -> bool;

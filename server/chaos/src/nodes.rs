@@ -107,11 +107,12 @@ impl Network for Net {
         &self.nodes
     }
 
-    async fn cut_off(&self, victim: u64) {
+    async fn cut_off(&self, victim: u64) -> bool {
         for other in self.others(victim) {
             self.links.set(victim, other, Link::Drop);
             self.links.set(other, victim, Link::Drop);
         }
+        true
     }
 
     async fn silence(&self, victim: u64) -> bool {
@@ -122,8 +123,9 @@ impl Network for Net {
         true
     }
 
-    async fn cut_one_way(&self, from: u64, to: u64) {
+    async fn cut_one_way(&self, from: u64, to: u64) -> bool {
         self.links.set(from, to, Link::Drop);
+        true
     }
 
     async fn delay_all(&self, delay: std::time::Duration) -> bool {
