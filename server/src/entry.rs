@@ -1,15 +1,16 @@
-//! `stowage gateway`: a stateless entry in front of a cluster's nodes, so that one address keeps
-//! answering while any node is down. It checks each node's health, sends every request to a
-//! healthy node (the nodes carry writes to the leader themselves), and tries another node only
-//! when the request certainly never arrived: a refused connection, or a read. A write that was
-//! sent and then lost answers "outcome unknown", never a second attempt.
+//! `stowage gateway` and `stowage health`. The gateway is a stateless entry in front of a
+//! cluster's nodes, so that one address keeps answering while any node is down. It checks each
+//! node's health, sends every request to a healthy node (the nodes carry writes to the leader
+//! themselves), and tries another node only when the request certainly never arrived (a refused
+//! connection) or is a read. A write that was sent and then lost answers "outcome unknown", never
+//! a second attempt. `stowage health` is the containers' health check.
 
 use crate::agent::stop_signal;
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,21 +60,36 @@ struct Entry {
 }
 
 /// Headers that describe one hop's connection, not the request: never passed on.
-const HOP_BY_HOP: [HeaderName; 6] = [
-    header::CONNECTION,
-    header::HOST,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "host",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
 ];
 
+/// `headers` without the hop-by-hop ones, nor any that `Connection` names as such.
 fn end_to_end(headers: &HeaderMap) -> HeaderMap {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
     let mut out = headers.clone();
-    for h in &HOP_BY_HOP {
+    for h in HOP_BY_HOP
+        .iter()
+        .copied()
+        .chain(named.iter().map(String::as_str))
+    {
         out.remove(h);
     }
-    out.remove("keep-alive");
+    out.remove(header::UPGRADE);
     out
 }
 
@@ -135,14 +151,20 @@ fn answer_within(query: Option<&str>, timeout: Duration) -> Duration {
 /// Passes one request to a node and its answer back, streaming the answer's body.
 async fn forward(State(entry): State<Arc<Entry>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return ApiError::TooLarge.into_response();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(e) if is_too_large(&e) => return ApiError::TooLarge.into_response(),
+        Err(e) => {
+            return ApiError::BadRequest(format!("cannot read the request body: {e}"))
+                .into_response();
+        }
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let within = answer_within(parts.uri.query(), entry.timeout);
     let headers = end_to_end(&parts.headers);
     // A read changes nothing, so it may be tried again wherever it failed.
     let read = matches!(parts.method, Method::GET | Method::HEAD);
+    let mut unanswered = None;
     for up in entry.order() {
         let sent = entry
             .client
@@ -157,16 +179,35 @@ async fn forward(State(entry): State<Arc<Entry>>, req: Request) -> Response {
             Err(e) if e.is_connect() => {
                 up.healthy.store(false, Ordering::Relaxed);
             }
-            Err(_) if read => {}
             Err(e) => {
                 let unknown =
                     ClusterError::OutcomeUnknown(format!("node {} did not answer: {e}", up.addr));
-                return ApiError::Csi(CsiError::Cluster(unknown)).into_response();
+                if !read {
+                    return ApiError::Csi(CsiError::Cluster(unknown)).into_response();
+                }
+                unanswered = Some(unknown);
             }
         }
     }
-    // Nothing was sent anywhere: certainly not applied.
-    ApiError::Csi(CsiError::Cluster(ClusterError::NoLeader)).into_response()
+    match unanswered {
+        // A read reached a node that never answered: 504, as for a write, naming the last one.
+        Some(unknown) => ApiError::Csi(CsiError::Cluster(unknown)).into_response(),
+        // Nothing was sent anywhere: certainly not applied.
+        None => ApiError::Csi(CsiError::Cluster(ClusterError::NoLeader)).into_response(),
+    }
+}
+
+/// Whether reading a body failed because it passed the limit, rather than because the client
+/// went away or sent something unreadable.
+fn is_too_large(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 fn relay(resp: reqwest::Response) -> Response {
