@@ -15,19 +15,29 @@ cd "$(dirname "$0")/.."
 
 tag=stowage:local
 bins=(stowage)
+# A binary already built (a test's own) instead of building one: `--binary PATH`.
+binary=""
+usage="usage: $0 [--unsafe] [--tag name:tag] [--binary path/to/stowage]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --unsafe) tag=stowage-unsafe:local; bins+=(stowage-unsafe-agent) ;;
-    --tag) tag="$2"; shift ;;
-    *) echo "usage: $0 [--unsafe] [--tag name:tag]" >&2; exit 2 ;;
+    --tag) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; tag="$2"; shift ;;
+    --binary) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; binary="$2"; shift ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
   shift
 done
+# The image is read by uid 10001: whatever the caller's umask, what it copies must be readable.
+umask 022
 
-# The same build as `make run`'s, in the same shared cache unless CARGO_TARGET_DIR says otherwise.
+# The same build as `cargo xtask run`'s, in the same shared cache unless CARGO_TARGET_DIR says
+# otherwise.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stowage/target}"
 target="$CARGO_TARGET_DIR"
-cargo build -q -j2 -p stowage-server --bin stowage
+if [ -z "$binary" ]; then
+  cargo build -q -j2 -p stowage-server --bin stowage
+  binary="$target/debug/stowage"
+fi
 if [[ " ${bins[*]} " == *" stowage-unsafe-agent "* ]]; then
   cargo build -q -j2 -p stowage-chaos-selfcheck --bin stowage-unsafe-agent
 fi
@@ -36,7 +46,8 @@ ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 mkdir -p "$ctx/bin" "$ctx/empty"
 for b in "${bins[@]}"; do
-  cp "$target/debug/$b" "$ctx/bin/$b"
+  if [ "$b" = stowage ]; then src="$binary"; else src="$target/debug/$b"; fi
+  cp "$src" "$ctx/bin/$b"
   # Debug info is most of a debug build's size, and nobody debugs inside the container.
   if command -v strip >/dev/null; then strip --strip-debug "$ctx/bin/$b"; fi
 done
@@ -44,6 +55,11 @@ done
 if [ -z "${BASE:-}" ]; then
   # Every file the binaries load at start: what ldd resolves, and the loader itself (with several
   # binaries ldd heads each list with the binary's own path and a colon, which is no library).
+  # A library ldd cannot find would make an image that cannot start: stop here instead.
+  if ldd "$ctx"/bin/* | grep -q "not found"; then
+    ldd "$ctx"/bin/* | grep "not found" >&2
+    exit 1
+  fi
   mapfile -t libs < <(ldd "$ctx"/bin/* | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// && $1 !~ /:$/ {print $1}' | sort -u)
   digest="$( (for l in "${libs[@]}"; do echo "$l"; sha256sum < "$l"; done; sha256sum < "$0") | sha256sum | cut -c1-12)"
   BASE="stowage-base:$digest"

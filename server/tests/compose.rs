@@ -44,6 +44,8 @@ fn free_port() -> u16 {
 /// volumes, whatever happened.
 struct Project {
     name: String,
+    /// The image the project runs, removed with it.
+    image: String,
     compose: Vec<String>,
     env: Vec<(&'static str, String)>,
     gateway: u16,
@@ -62,10 +64,12 @@ impl Project {
             vec!["docker-compose".into()]
         };
         let (gateway, node_ports) = (free_port(), [free_port(), free_port(), free_port()]);
+        let name = format!("stowagetest{}", rand::random::<u32>());
+        let image = format!("stowage-test:{name}");
         Project {
-            name: format!("stowagetest{}", rand::random::<u32>()),
             compose,
             env: vec![
+                ("STOWAGE_IMAGE", image.clone()),
                 ("STOWAGE_PORT", format!("127.0.0.1:{gateway}")),
                 ("STOWAGE_NODE1_PORT", format!("127.0.0.1:{}", node_ports[0])),
                 ("STOWAGE_NODE2_PORT", format!("127.0.0.1:{}", node_ports[1])),
@@ -73,6 +77,8 @@ impl Project {
             ],
             gateway,
             node_ports,
+            name,
+            image,
         }
     }
 
@@ -104,6 +110,7 @@ impl Drop for Project {
         let _ = self
             .cmd(&["down", "-v", "--remove-orphans", "-t", "5"])
             .output();
+        let _ = Command::new("docker").args(["rmi", &self.image]).output();
     }
 }
 
@@ -147,14 +154,13 @@ async fn the_compose_cluster_survives_a_node_and_keeps_its_data() {
         eprintln!("compose test skipped: no Docker engine answers here");
         return;
     }
-    // The image is built from this test build's own target dir, so nothing compiles twice.
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target dir");
+    let p = Project::new();
+    // The image holds this test build's own binary, under a tag of the test's own: nothing
+    // compiles, the binary other tests are running is never replaced, and a user's
+    // `stowage:local` is left alone.
     run(Command::new(repo().join("deploy/build-image.sh"))
         .current_dir(repo())
-        .env("CARGO_TARGET_DIR", target));
-    let p = Project::new();
+        .args(["--binary", env!("CARGO_BIN_EXE_stowage"), "--tag", &p.image]));
     p.compose(&["up", "-d"]);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
