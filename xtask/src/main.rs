@@ -63,7 +63,16 @@ fn setup(for_tests: bool) -> Result<(), String> {
         missing.push("g++");
     }
     if !missing.is_empty() {
-        install_packages(&missing)?;
+        if answers("apt-get", &["--version"]) {
+            install_packages(&missing)?;
+        } else {
+            // Not Debian: the names differ, and the tools may be where this cannot see them.
+            eprintln!(
+                "xtask: cannot find {} and there is no apt-get; if the build fails in \
+                 librocksdb-sys, install libclang and a C++ compiler (or set LIBCLANG_PATH)",
+                missing.join(" and ")
+            );
+        }
     }
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     if for_tests && !answers(&cargo, &["nextest", "--version"]) {
@@ -73,7 +82,8 @@ fn setup(for_tests: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether bindgen will find libclang: `libclang.so` where LIBCLANG_PATH points, or in one of
+/// Whether bindgen will find libclang: the file LIBCLANG_PATH names, `libclang.so` in the folder
+/// it names, or in one of
 /// Debian's LLVM trees (the runtime library alone, `libclang-N.so.1`, comes without the headers
 /// bindgen also needs, which the -dev package brings).
 fn has_libclang() -> bool {
@@ -89,18 +99,13 @@ fn has_libclang() -> bool {
                 .map(|e| e.path().join("lib")),
         );
     }
-    dirs.iter().any(|d| d.join("libclang.so").exists())
+    dirs.iter()
+        .any(|d| d.is_file() || d.join("libclang.so").exists())
 }
 
-/// Installs Debian's `packages`, through sudo unless this is root; elsewhere, says what to install.
+/// Installs Debian's `packages`, through sudo unless this is root.
 fn install_packages(packages: &[&str]) -> Result<(), String> {
-    let list = packages.join(" ");
-    if !answers("apt-get", &["--version"]) {
-        return Err(format!(
-            "this machine has no apt-get: install {list} (libclang and a C++ compiler) and run again"
-        ));
-    }
-    eprintln!("xtask: installing {list}");
+    eprintln!("xtask: installing {}", packages.join(" "));
     let root = Command::new("id")
         .arg("-u")
         .output()
