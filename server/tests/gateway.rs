@@ -1,7 +1,7 @@
 //! `stowage gateway` in front of real agent processes: it keeps answering while a node is dead or
 //! frozen, tries another node for a write only when the write certainly never arrived (a refused
 //! connection), answers 504 "outcome unknown" for a write sent to a node that then went silent,
-//! and 503 when no node could be reached at all.
+//! 413 for a body past the API's limit, and 503 when no node could be reached at all.
 
 use reqwest::StatusCode;
 use rustix::process::Signal;
@@ -190,6 +190,17 @@ async fn the_gateway_keeps_answering_and_never_sends_a_write_twice() {
     // Awake again, it answers.
     assert!(cluster.nodes[frozen].signal(Signal::CONT), "thaw the node");
     healthy(&http, &nodes[frozen], "the thawed node is healthy").await;
+
+    // A body past the API's limit is refused with 413, and nothing is written.
+    let huge = vec![b' '; stowage_http_gateway::MAX_BODY + 1];
+    let resp = http
+        .put(gateway.url("/v1/volume/csi/huge"))
+        .body(huge)
+        .send()
+        .await
+        .expect("the gateway answers");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(read(&http, &gateway, "huge").await, StatusCode::NOT_FOUND);
 
     // Nothing reachable: certainly not applied, so 503 and no leader.
     let nowhere = free_addr("127.0.0.1".parse().expect("ip"));
