@@ -180,14 +180,17 @@ async fn the_compose_cluster_survives_a_node_and_keeps_its_data() {
 
     // The leader killed: the gateway keeps answering, and a write goes through once another
     // node leads.
-    let leader: String = http
-        .get(p.url(p.gateway, "/v1/status/leader"))
-        .send()
-        .await
-        .expect("leader")
-        .json()
-        .await
-        .expect("json");
+    // A node that has not yet heard from the leader names none: ask until one is named.
+    let leader_url = p.url(p.gateway, "/v1/status/leader");
+    let leader: String = eventually(
+        "a node names the leader",
+        Duration::from_secs(30),
+        || async {
+            let named: String = http.get(&leader_url).send().await.ok()?.json().await.ok()?;
+            (!named.is_empty()).then_some(named)
+        },
+    )
+    .await;
     let service = leader.split(':').next().expect("node name").to_string();
     run(Command::new("docker").args(["kill", &p.container(&service)]));
     let read = p.url(p.gateway, "/v1/volume/csi/kept");
