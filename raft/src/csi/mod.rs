@@ -121,6 +121,7 @@ impl<S: Store> Csi<S> {
             other => other?,
         };
         if opts.index == 0 {
+            self.store.make_durable().await?;
             return Ok(Read {
                 value: found.value,
                 index: found.index,
@@ -143,6 +144,7 @@ impl<S: Store> Csi<S> {
             }
             found.changed_at = found.changed_at.max(woke);
         }
+        self.store.make_durable().await?;
         Ok(Read {
             value: found.value,
             index: found.index,

@@ -35,6 +35,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Runs `f` over this node's current state.
     fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T;
 
+    /// Returns once the state `read` showed so far is on this node's disk, so that no answer
+    /// shows state that a crash of the machine could take back.
+    fn make_durable(&self) -> impl Future<Output = Result<(), CsiError>> + Send;
+
     /// Waits until what `watch` names changed after index `after`, or the deadline; returns the
     /// change index seen last (not above `after` when the deadline came first).
     fn wait(
@@ -62,6 +66,14 @@ impl Store for Forwarder {
 
     fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         self.reader.read(f)
+    }
+
+    async fn make_durable(&self) -> Result<(), CsiError> {
+        self.reader.make_durable().await.map_err(|e| {
+            CsiError::Cluster(stowage_proto::ClusterError::Internal(format!(
+                "cannot make the applied state durable: {e}"
+            )))
+        })
     }
 
     async fn wait(&self, watch: &Watch, after: u64, deadline: Instant) -> u64 {

@@ -6,6 +6,7 @@ use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use stowage_proto::codec;
 
 /// Column families. Names are append-only: never rename or reuse one.
@@ -74,6 +75,11 @@ pub struct DataDir {
     pub(crate) db: Arc<DB>,
     path: PathBuf,
     faults: TestFaults,
+    /// Every write with a RocksDB sequence number up to this one is on disk: a synced write
+    /// flushes the one WAL through its own record, so through every record before it.
+    synced_seq: Arc<AtomicU64>,
+    /// Held while syncing the WAL for readers, so concurrent readers share one fsync.
+    sync_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for DataDir {
@@ -119,6 +125,8 @@ impl DataDir {
             db: Arc::new(db),
             path: path.to_path_buf(),
             faults,
+            synced_seq: Arc::new(AtomicU64::new(0)),
+            sync_lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         dir.check_identity(node_id)?;
         Ok(dir)
@@ -182,10 +190,44 @@ impl DataDir {
     /// Writes a batch and fsyncs the WAL before returning, off the async workers.
     pub(crate) async fn write_synced(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
         let db = self.db.clone();
+        let before = self.db.latest_sequence_number();
         tokio::task::spawn_blocking(move || db.write_opt(batch, &sync_write()))
             .await
             .map_err(std::io::Error::other)?
-            .map_err(std::io::Error::other)
+            .map_err(std::io::Error::other)?;
+        self.synced_seq.fetch_max(before, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Writes a batch to the WAL and the memtables without waiting for the disk: on the disk
+    /// within the next synced write or `make_durable`, and never lost to a crash of this process
+    /// (the WAL record is already in the kernel's hands), only to one of the machine.
+    pub(crate) fn write_unsynced(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
+        let mut w = WriteOptions::default();
+        // The test-only early-ack fault keeps the state in memory only, as a buggy store would.
+        w.disable_wal(self.faults.early_ack());
+        self.db.write_opt(batch, &w).map_err(std::io::Error::other)
+    }
+
+    /// Returns once every write made before the call is on disk: at once when a synced write
+    /// (usually the next log append) already took them there, else after one WAL fsync shared
+    /// with every reader waiting at the same time.
+    pub(crate) async fn make_durable(&self) -> Result<(), std::io::Error> {
+        let now = self.db.latest_sequence_number();
+        if self.faults.early_ack() || self.synced_seq.load(Ordering::SeqCst) >= now {
+            return Ok(());
+        }
+        let _turn = self.sync_lock.lock().await;
+        if self.synced_seq.load(Ordering::SeqCst) >= now {
+            return Ok(());
+        }
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush_wal(true))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
+        self.synced_seq.fetch_max(now, Ordering::SeqCst);
+        Ok(())
     }
 }
 

@@ -129,8 +129,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
-        // Not synced: a lost committed id only means re-learning it from the leader; the state
-        // machine is itself persisted before any apply is acknowledged.
+        // Not synced: it reaches the one WAL before the state machine's batch for the entries it
+        // commits, so whatever applied state survives a crash, a committed id at least as far
+        // survives with it, and openraft re-applies the log up to that id at start-up.
         let cf = self.dir.cf(CF_META);
         let value = codec::encode(&committed)?;
         self.dir

@@ -54,6 +54,12 @@ impl StateReader {
             .unwrap_or_default()
     }
 
+    /// Returns once everything this node has applied so far is on disk, so that state a reader
+    /// saw cannot be undone by a crash of the machine before the answer is sent.
+    pub async fn make_durable(&self) -> std::io::Result<()> {
+        self.shared.dir().make_durable().await
+    }
+
     pub fn last_applied_index(&self) -> u64 {
         self.shared.read().applied_index()
     }

@@ -1,5 +1,6 @@
 //! The persistent state machine: tables in memory for reads, written through to RocksDB in one
-//! synced WriteBatch per apply batch together with last-applied and membership. The tables and
+//! WriteBatch per apply batch together with last-applied and membership (made durable by the
+//! next log append, or by a reader before it answers). The tables and
 //! the applied position live behind one lock, so no reader ever pairs one with the other's
 //! past.
 
@@ -81,6 +82,10 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    pub(super) fn dir(&self) -> &DataDir {
+        &self.dir
+    }
+
     /// The machine for reading; never held across an await.
     pub(super) fn read(&self) -> RwLockReadGuard<'_, Machine> {
         self.machine.read().unwrap_or_else(|p| p.into_inner())
@@ -401,9 +406,15 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     + breaches;
                 write.put_cf(dir.cf(CF_SM_META), KEY_BREACHES, codec::encode(&total)?);
             }
+            // Written before the lock is released, so a reader that sees this state can make it
+            // durable (`make_durable`) before answering. Not synced, so a write waits for one
+            // fsync (the log's), not two: every entry applied here is committed, so in the
+            // synced logs of a majority, and its committed index went to this WAL before this
+            // batch. A crash of the machine loses at most the unsynced tail, which openraft
+            // re-applies at start-up from the log, or learns again from the leader.
+            dir.write_unsynced(write)?;
             (m.state.indexes, m.applied_index())
         };
-        dir.write_acked(write).await?;
         let changed: Vec<(&VolumeKey, u64)> = touched
             .iter()
             .filter_map(|t| match t {

@@ -68,6 +68,11 @@ impl Store for MemoryStore {
         f(&self.state.lock().unwrap_or_else(|p| p.into_inner()).0)
     }
 
+    /// Nothing to make durable: this store has no disk.
+    async fn make_durable(&self) -> Result<(), CsiError> {
+        Ok(())
+    }
+
     fn acl_enabled(&self) -> bool {
         self.acl_enabled
     }
