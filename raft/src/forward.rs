@@ -8,8 +8,10 @@
 use crate::csi::now_ns;
 use crate::faults::TestFaults;
 use crate::peers::{ClusterClient, Peers, never_sent};
+use crate::rounds::Rounds;
 use crate::store::StateReader;
 use crate::types::{NodeId, Raft};
+use futures::FutureExt;
 use openraft::ReadPolicy;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::errors::{ClientWriteError, LinearizableReadError, RaftError};
@@ -70,6 +72,10 @@ pub struct Forwarder {
     pub(crate) acl_enabled: bool,
     /// Where an operator may put the index of an ACL bootstrap to redo.
     pub(crate) bootstrap_reset: Option<std::path::PathBuf>,
+    /// Linearizable reads on this node that share one read-index request to the leader.
+    pub(crate) read_rounds: Rounds<Result<u64, CsiError>>,
+    /// Read-index requests to this node, as leader, that share one quorum confirmation.
+    pub(crate) leader_rounds: Rounds<Result<u64, ClusterError>>,
 }
 
 /// On whose behalf a write is made.
@@ -324,6 +330,17 @@ impl Forwarder {
         }
     }
 
+    /// `read_index_here`, with every caller that arrives while a confirmation is under way
+    /// sharing the next one: what followers' read-index requests call.
+    pub async fn read_index_batched(&self) -> Result<u64, ClusterError> {
+        self.leader_rounds
+            .join(|| {
+                let this = self.clone();
+                async move { this.read_index_here().await }.boxed()
+            })
+            .await
+    }
+
     /// Confirms leadership with a quorum and returns the index this node must have applied before
     /// a read is linearizable.
     pub async fn read_index_here(&self) -> Result<u64, ClusterError> {
@@ -345,24 +362,15 @@ impl Forwarder {
     /// as confirmed by the leader. After it returns, reading the local state is linearizable.
     pub async fn linearize(&self) -> Result<u64, CsiError> {
         let deadline = Instant::now() + self.timeouts.leader_hold;
-        let index = loop {
-            let attempt = match self.route() {
-                Route::Local => match self.read_index_here().await {
-                    Err(ClusterError::NotLeader) => Err(Miss::Retry),
-                    other => other.map_err(Miss::from),
-                },
-                Route::Remote { leader, addr } => self.read_index_at(leader, &addr).await,
-                Route::NoLeader => Err(Miss::Retry),
-            };
-            match attempt {
-                Ok(i) => break i,
-                Err(Miss::Final(e)) => return Err(e),
-                Err(Miss::Retry) if Instant::now() >= deadline => {
-                    return Err(ClusterError::NoLeader.into());
-                }
-                Err(Miss::Retry) => self.settle(deadline).await,
-            }
-        };
+        // Concurrent reads share one read index: every one that arrived before a round began
+        // may use its answer (see `Rounds`), so 64 readers cost a few round trips, not 64.
+        let index = self
+            .read_rounds
+            .join(|| {
+                let this = self.clone();
+                async move { this.read_index(deadline).await }.boxed()
+            })
+            .await?;
         let remaining = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(500));
@@ -372,6 +380,29 @@ impl Forwarder {
             .await
             .map_err(|_| CsiError::Cluster(ClusterError::NoLeader))?;
         Ok(index)
+    }
+
+    /// The leader's read index, from wherever the leader is, holding until `deadline` while
+    /// there is none.
+    async fn read_index(&self, deadline: Instant) -> Result<u64, CsiError> {
+        loop {
+            let attempt = match self.route() {
+                Route::Local => match self.read_index_here().await {
+                    Err(ClusterError::NotLeader) => Err(Miss::Retry),
+                    other => other.map_err(Miss::from),
+                },
+                Route::Remote { leader, addr } => self.read_index_at(leader, &addr).await,
+                Route::NoLeader => Err(Miss::Retry),
+            };
+            match attempt {
+                Ok(i) => return Ok(i),
+                Err(Miss::Final(e)) => return Err(e),
+                Err(Miss::Retry) if Instant::now() >= deadline => {
+                    return Err(ClusterError::NoLeader.into());
+                }
+                Err(Miss::Retry) => self.settle(deadline).await,
+            }
+        }
     }
 
     async fn read_index_at(&self, leader: NodeId, addr: &str) -> Result<u64, Miss> {

@@ -15,6 +15,7 @@ pub mod node;
 mod notify;
 pub mod peers;
 mod reaper;
+mod rounds;
 pub mod secret;
 pub mod served;
 mod service;

@@ -169,6 +169,8 @@ impl RaftNode {
             faults: config.faults,
             acl_enabled: config.acl_enabled,
             bootstrap_reset: Some(config.data_dir.join(BOOTSTRAP_RESET_FILE)),
+            read_rounds: Default::default(),
+            leader_rounds: Default::default(),
         };
         let csi = Csi::new(forwarder.clone());
         let contact = Arc::new(LeaderContact::default());

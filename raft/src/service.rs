@@ -218,7 +218,7 @@ impl ClusterService for ClusterRpc {
         _req: Request<ReadIndexRequest>,
     ) -> Result<Response<ReadIndexReply>, Status> {
         Ok(Response::new(
-            match self.forwarder.read_index_here().await {
+            match self.forwarder.read_index_batched().await {
                 Ok(index) => ReadIndexReply {
                     index,
                     error: vec![],
