@@ -69,6 +69,33 @@ async fn killing_the_leader_elects_a_new_one_that_accepts_writes() {
     cluster.shutdown().await;
 }
 
+/// A leader that is stopped (not killed) hands leadership over before it goes: when its stop
+/// returns, a successor already leads, instead of everyone following the stopped leader until an
+/// election timeout passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopping_leader_hands_leadership_over_before_it_goes() {
+    let mut cluster = TestCluster::start(fast_timing(5000)).await;
+    let old = cluster.leader().await;
+    cluster.register(old, "before").await;
+    let term = cluster.agent(old).node.status.metrics().current_term;
+    cluster.stop(old).await;
+
+    // Without a handover both would still name the stopped leader here, until an election
+    // timeout passed; with one, the successor already leads, a term later.
+    let leading: Vec<u64> = cluster
+        .running()
+        .into_iter()
+        .filter(|id| {
+            let m = cluster.agent(*id).node.status.metrics();
+            m.current_leader == Some(*id) && m.current_term == term + 1
+        })
+        .collect();
+    assert_eq!(leading.len(), 1, "one successor leads the moment the old leader has stopped");
+    let new = leading[0];
+    cluster.register(new, "after").await;
+    cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stopped_node_restarts_from_disk_with_its_data() {
     let mut cluster = TestCluster::start(fast_timing(5000)).await;
@@ -185,8 +212,11 @@ async fn without_quorum_writes_and_reads_answer_no_leader_within_a_bound() {
     let mut cluster = TestCluster::start(fast_timing(5000)).await;
     let leader = cluster.leader().await;
     let kept = cluster.register(leader, "kept").await;
-    let followers = cluster.followers(leader);
-    let lonely = followers[0];
+    // A leader stopping with both followers up hands leadership to one of them. The other is
+    // left alone when that one stops too: with no quorum to hand over to, it just stops.
+    cluster.stop(leader).await;
+    let next = cluster.leader().await;
+    let lonely = cluster.followers(next)[0];
     // An acknowledged write may have reached only the other follower; wait until this one has it.
     eventually(
         "the follower applied the write",
@@ -194,8 +224,7 @@ async fn without_quorum_writes_and_reads_answer_no_leader_within_a_bound() {
         || async { (cluster.applied(lonely) >= kept.index).then_some(()) },
     )
     .await;
-    cluster.stop(leader).await;
-    cluster.stop(followers[1]).await;
+    cluster.stop(next).await;
 
     let write = cluster.write(
         lonely,
