@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use stowage_server::config::AgentArgs;
 use stowage_server::dev::DevArgs;
 use stowage_server::operator::OperatorArgs;
-use stowage_server::{agent, chaos_cmd, dev, entry, operator, secret_cmd};
+use stowage_server::{agent, bench_cmd, chaos_cmd, dev, entry, operator, secret_cmd};
 
 /// A replicated store for CSI volumes and their claims that speaks Nomad's HTTP API.
 #[derive(Parser)]
@@ -25,6 +25,8 @@ enum Cmd {
     Operator(OperatorArgs),
     /// Run the chaos suite: three agents, a workload, seeded faults, and a history checker.
     Chaos(chaos_cmd::ChaosArgs),
+    /// Measure a cluster against etcd, side by side: throughput, latency, failover, recovery.
+    Bench(bench_cmd::BenchArgs),
     /// Serve one address in front of a cluster's nodes, trying another node when one is down.
     Gateway(entry::EntryArgs),
     /// Exit 0 if the node (or gateway) at an address reports itself healthy, else 1.
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
             Cmd::Dev(args) => dev::run(args).await,
             Cmd::Operator(cmd) => operator::run(cmd).await,
             Cmd::Chaos(args) => chaos_cmd::run(args).await,
+            Cmd::Bench(args) => bench_cmd::run(args).await,
             Cmd::Gateway(args) => entry::run(args).await,
             Cmd::Health(args) => entry::health(args).await,
             Cmd::Secret(args) => secret_cmd::run(args),

@@ -1,4 +1,4 @@
-//! `cargo xtask run|test|setup`: the README's two commands. Each first installs what a machine
+//! `cargo xtask run|test|setup|bench`: the README's two commands, and the benchmark's. Each first installs what a machine
 //! with only the Rust toolchain lacks (libclang and a C++ compiler for RocksDB's bindings, from
 //! Debian's packages; cargo-nextest for the tests), then hands over to cargo with the build cache
 //! every clone on the machine shares, so RocksDB's C++ compiles once per machine.
@@ -11,7 +11,8 @@ use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: cargo xtask run [stowage dev's flags]   three nodes on this machine
        cargo xtask test [nextest's flags]      every test
-       cargo xtask setup                       only install what is missing";
+       cargo xtask setup                       only install what is missing
+       cargo xtask bench [stowage bench's flags] stowage beside etcd (installs etcd-server)";
 
 fn main() -> ExitCode {
     let mut args = env::args_os().skip(1);
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
             setup(true).and_then(|()| hand_over(&["nextest", "run", "--workspace"], rest))
         }
         Some("setup") => setup(true),
+        Some("bench") => setup(false)
+            .and_then(|()| setup_bench())
+            .and_then(|()| hand_over(&["run", "--", "bench"], rest)),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -80,6 +84,28 @@ fn setup(for_tests: bool) -> Result<(), String> {
         run(Command::new(&cargo).args(["install", "cargo-nextest", "--locked"]))?;
     }
     Ok(())
+}
+
+/// What the benchmark needs besides the build: Debian's etcd (the system it is compared with)
+/// and a TrueType font for the chart's text.
+fn setup_bench() -> Result<(), String> {
+    let mut missing = Vec::new();
+    if env::var_os("ETCD").is_none() && !answers("etcd", &["--version"]) {
+        missing.push("etcd-server");
+    }
+    if !Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists() {
+        missing.push("fonts-dejavu-core");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !answers("apt-get", &["--version"]) {
+        return Err(format!(
+            "the benchmark needs {} and there is no apt-get; install them, or run              `cargo run -- bench --no-etcd`",
+            missing.join(" and ")
+        ));
+    }
+    install_packages(&missing)
 }
 
 /// Whether bindgen will find libclang: the file LIBCLANG_PATH names, `libclang.so` in the folder
