@@ -3,6 +3,7 @@
 //! Range reads and deletes run off the async workers.
 
 use super::db::{CF_LOGS, CF_META, DataDir};
+use super::log_cache::LogCache;
 use super::state_machine::blocking;
 use crate::types::{Entry, LogId, TypeConfig, Vote};
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -21,15 +22,20 @@ fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
 }
 
-/// Log storage; cloning shares the database, which is how openraft gets its readers.
+/// Log storage; cloning shares the database and the cached tail, which is how openraft gets
+/// its readers.
 #[derive(Clone, Debug)]
 pub struct LogStore {
     dir: DataDir,
+    tail: LogCache,
 }
 
 impl LogStore {
     pub fn new(dir: DataDir) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            tail: LogCache::default(),
+        }
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -80,6 +86,17 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(&i) => Bound::Excluded(i),
             Bound::Unbounded => Bound::Unbounded,
         };
+        let last = match end {
+            Bound::Included(i) => Some(i),
+            Bound::Excluded(i) => Some(i.saturating_sub(1)).filter(|_| i > 0),
+            Bound::Unbounded => None,
+        };
+        if end == Bound::Excluded(0) {
+            return Ok(Vec::new());
+        }
+        if let Some(hit) = self.tail.get(start, last) {
+            return Ok(hit);
+        }
         let dir = self.dir.clone();
         blocking(move || {
             let cf = dir.cf(CF_LOGS);
@@ -151,13 +168,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut batch = WriteBatch::default();
         let cf = self.dir.cf(CF_LOGS);
-        for entry in entries {
-            batch.put_cf(cf, index_key(entry.index()), codec::encode(&entry)?);
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        for entry in &entries {
+            batch.put_cf(cf, index_key(entry.index()), codec::encode(entry)?);
         }
         // The write returns only after the WAL fsync, so the callback below never runs early.
         let result = self.dir.write_acked(batch).await;
         match result {
             Ok(()) => {
+                self.tail.appended(&entries);
                 callback.io_completed(Ok(()));
                 Ok(())
             }
@@ -170,6 +189,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> io::Result<()> {
         let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
+        // Forgotten first: a reader must never be served an entry the log no longer has.
+        match from.checked_sub(1) {
+            Some(last) => self.tail.truncated_after(last),
+            None => self.tail.purged(u64::MAX),
+        }
         let cf = self.dir.cf(CF_LOGS);
         self.dir
             .db
@@ -186,6 +210,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // The purge point goes to disk first: a crash between the two steps must never leave a
         // log that starts after a point nobody recorded.
         self.put_meta_synced(KEY_PURGED, &log_id).await?;
+        self.tail.purged(log_id.index());
         let dir = self.dir.clone();
         blocking(move || {
             dir.db

@@ -2,6 +2,7 @@
 //! in its own column family so that one WriteBatch can cover several atomically.
 
 mod db;
+mod log_cache;
 mod log_store;
 mod reader;
 mod snapshot_blob;
