@@ -132,7 +132,10 @@ pub async fn run(cfg: Config, launch: Launch) -> anyhow::Result<Report> {
     // Every case reads or claims the volumes the widest write row registers: make them exist.
     let widest = cfg.write_clients.iter().copied().chain([cfg.clients]).max().unwrap_or(1);
     for t in std::iter::once(&stowage).chain(etcd.as_ref()) {
-        let ids: Vec<String> = (0..widest).map(systems::write_id).collect();
+        let mut ids: Vec<String> = (0..widest).map(systems::write_id).collect();
+        if t.kind == Kind::Stowage {
+            ids.extend((0..cfg.clients).map(systems::claimed_id));
+        }
         t.load(ids, 100, 1).await?;
     }
     let systems: Vec<&Target> = std::iter::once(&stowage).chain(etcd.as_ref()).collect();

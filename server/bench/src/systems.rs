@@ -29,6 +29,13 @@ pub fn write_id(client: usize) -> String {
     format!("bench-w-{client:05}")
 }
 
+/// The volumes claim cycles use, one per client: apart from the written ones, so that every
+/// register row writes the same bytes as etcd's put (a claimed volume also carries its claim
+/// history, up to 32 events, which a re-registration rewrites).
+pub fn claimed_id(client: usize) -> String {
+    format!("bench-c-{client:05}")
+}
+
 /// The volumes that list pages read, loaded once.
 pub fn listed_id(i: usize) -> String {
     format!("bench-l-{i:06}")
@@ -150,7 +157,7 @@ impl Kind {
 
 /// A claim (write mode, taken) or its release, for the volume of `client`.
 pub fn claim(client: usize, alloc: &str, release: bool) -> Req {
-    let id = write_id(client);
+    let id = claimed_id(client);
     let body = if release {
         json!({"AllocationID": alloc, "Claim": "read", "State": "ready-to-free",
             "AccessMode": "single-node-writer", "AttachmentMode": "file-system"})

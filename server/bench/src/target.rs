@@ -65,7 +65,7 @@ impl Target {
                     return false;
                 }
             }
-            this.kind != Kind::Stowage || this.leader().await.is_some()
+            this.kind != Kind::Stowage || this.leader_named().await
         })
         .await;
         if result.is_err()
@@ -89,6 +89,18 @@ impl Target {
     pub async fn serves(&self, i: usize, index: u64) -> bool {
         let probe = crate::http::Req::get("/v1/volumes?type=csi&per_page=1&stale");
         matches!(self.send_to(i, &probe).await, Ok(a) if a.status.is_success() && a.index >= Some(index))
+    }
+
+    /// Whether some member names a leader (stowage only).
+    pub async fn leader_named(&self) -> bool {
+        for i in 0..self.addrs.len() {
+            if let Ok(a) = self.send_to(i, &Req::get("/v1/status/leader")).await
+                && serde_json::from_slice::<String>(&a.body).is_ok_and(|l| !l.is_empty())
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// The member that leads, by the RPC address `/v1/status/leader` names (stowage only).
