@@ -128,6 +128,9 @@ fn decode_reply<Resp: DeserializeOwned>(reply: RaftReply) -> Rpc<Resp> {
     codec::decode(&reply.ok).map_err(|e| RPCError::Network(NetworkError::new(&e)))
 }
 
+/// The least time an append is given before it counts as lost.
+const APPEND_TIMEOUT_FLOOR: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl RaftNetworkV2<TypeConfig> for PeerClient {
     type SnapshotData = SnapshotData;
 
@@ -136,7 +139,12 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Rpc<AppendEntriesResponse<TypeConfig>> {
-        self.call(Call::Append, &rpc, option.soft_ttl()).await
+        // openraft gives an append the heartbeat interval (40 ms). An append of large entries
+        // to a follower that must fsync them on a busy machine can take longer; timing it out
+        // only sends the same entries again, and again, so replication never catches up.
+        // Heartbeats travel on their own, so waiting longer for an append delays no election.
+        self.call(Call::Append, &rpc, option.soft_ttl().max(APPEND_TIMEOUT_FLOOR))
+            .await
     }
 
     async fn vote(

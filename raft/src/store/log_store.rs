@@ -161,22 +161,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> io::Result<()>
+    async fn append<I>(&mut self, entries_in: I, callback: IOFlushed<TypeConfig>) -> io::Result<()>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let mut batch = WriteBatch::default();
         let cf = self.dir.cf(CF_LOGS);
-        let entries: Vec<Entry> = entries.into_iter().collect();
-        for entry in &entries {
-            batch.put_cf(cf, index_key(entry.index()), codec::encode(entry)?);
+        let mut entries: Vec<(Entry, usize)> = Vec::new();
+        for entry in entries_in {
+            let bytes = codec::encode(&entry)?;
+            batch.put_cf(cf, index_key(entry.index()), &bytes);
+            entries.push((entry, bytes.len()));
         }
         // The write returns only after the WAL fsync, so the callback below never runs early.
         let result = self.dir.write_acked(batch).await;
         match result {
             Ok(()) => {
-                self.tail.appended(&entries);
+                self.tail.appended(entries);
                 callback.io_completed(Ok(()));
                 Ok(())
             }
