@@ -14,6 +14,9 @@ const USAGE: &str = "usage: cargo xtask run [stowage dev's flags]   three nodes 
        cargo xtask setup                       only install what is missing
        cargo xtask bench [stowage bench's flags] stowage beside etcd (installs etcd-server)";
 
+/// The font the benchmark's chart is drawn with (Debian's fonts-dejavu-core).
+const CHART_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
 fn main() -> ExitCode {
     let mut args = env::args_os().skip(1);
     let task = args.next();
@@ -66,6 +69,10 @@ fn setup(for_tests: bool) -> Result<(), String> {
     if !answers("c++", &["--version"]) {
         missing.push("g++");
     }
+    // The benchmark's chart needs a TrueType font, and a test draws one.
+    if for_tests && !Path::new(CHART_FONT).exists() {
+        missing.push("fonts-dejavu-core");
+    }
     if !missing.is_empty() {
         if answers("apt-get", &["--version"]) {
             install_packages(&missing)?;
@@ -93,7 +100,7 @@ fn setup_bench() -> Result<(), String> {
     if env::var_os("ETCD").is_none() && !answers("etcd", &["--version"]) {
         missing.push("etcd-server");
     }
-    if !Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists() {
+    if !Path::new(CHART_FONT).exists() {
         missing.push("fonts-dejavu-core");
     }
     if missing.is_empty() {

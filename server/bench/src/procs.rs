@@ -54,17 +54,29 @@ pub fn free_addr() -> std::io::Result<SocketAddr> {
 }
 
 impl Group {
-    /// Places three members under `root` on fresh loopback ports; starts nothing yet.
+    /// Places three members under `root` on fresh loopback ports; starts nothing yet. A run
+    /// starts from empty data: what an earlier run left under the same names is removed.
     pub fn new(name: &'static str, root: &std::path::Path, launch: Launch) -> anyhow::Result<Group> {
         let mut members = Vec::new();
         for index in 0..3 {
-            members.push(Member {
+            let member = Member {
                 index,
                 client: free_addr()?,
                 peer: free_addr()?,
                 data_dir: root.join(format!("{name}{}", index + 1)),
                 log: root.join(format!("{name}{}.log", index + 1)),
-            });
+            };
+            for gone in [
+                std::fs::remove_dir_all(&member.data_dir),
+                std::fs::remove_file(&member.log),
+            ] {
+                if let Err(e) = gone
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    return Err(e).context(format!("cannot clear {}", member.data_dir.display()));
+                }
+            }
+            members.push(member);
         }
         Ok(Group {
             name,
