@@ -52,6 +52,19 @@ pub struct RaftTiming {
     pub token_reap_ms: u64,
 }
 
+impl RaftTiming {
+    /// The heartbeat and election timeouts times `multiplier` (Nomad's `raft_multiplier`).
+    pub fn scaled(self, multiplier: u32) -> RaftTiming {
+        let m = u64::from(multiplier.max(1));
+        RaftTiming {
+            heartbeat_ms: self.heartbeat_ms * m,
+            election_min_ms: self.election_min_ms * m,
+            election_max_ms: self.election_max_ms * m,
+            ..self
+        }
+    }
+}
+
 impl Default for RaftTiming {
     fn default() -> Self {
         Self {

@@ -6,7 +6,7 @@ use crate::config::AgentConfig;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::time::Duration;
-use stowage_raft::{NodeConfig, RaftNode, RaftTiming, Served, Timeouts};
+use stowage_raft::{NodeConfig, RaftNode, Served, Timeouts};
 use tokio::net::TcpListener;
 
 /// Exit code of an agent whose Raft core stopped: its supervisor should restart it.
@@ -42,11 +42,7 @@ pub struct Agent {
 }
 
 impl Agent {
-    pub async fn start(
-        config: &AgentConfig,
-        listeners: Listeners,
-        timing: RaftTiming,
-    ) -> anyhow::Result<Agent> {
+    pub async fn start(config: &AgentConfig, listeners: Listeners) -> anyhow::Result<Agent> {
         let rpc_addr = listeners.rpc.local_addr()?;
         let http_addr = listeners.http.local_addr()?;
         let node_config = NodeConfig {
@@ -56,7 +52,7 @@ impl Agent {
             http_addr: config.http_advertise(),
             peers: config.peers.clone(),
             bootstrap_expect: config.bootstrap_expect,
-            timing,
+            timing: config.timing.clone(),
             timeouts: Timeouts::default(),
             source_ip: Some(config.rpc_bind.ip()).filter(|ip| !ip.is_unspecified()),
             secret: config.secret.clone(),
@@ -100,7 +96,7 @@ impl Agent {
 /// Runs an agent until SIGINT/SIGTERM (exit 0) or until its Raft core stops (exit 70).
 pub async fn run(config: AgentConfig) -> anyhow::Result<u8> {
     let listeners = Listeners::bind(&config).await?;
-    let agent = Agent::start(&config, listeners, RaftTiming::default()).await?;
+    let agent = Agent::start(&config, listeners).await?;
     tracing::info!(
         node = config.node_id,
         http = %agent.http_addr,

@@ -6,11 +6,13 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use stowage_raft::{ClusterSecret, TestFaults};
+use stowage_raft::{ClusterSecret, RaftTiming, TestFaults};
 
 pub const DEFAULT_HTTP_ADDR: &str = "0.0.0.0:4646";
 pub const DEFAULT_RPC_ADDR: &str = ":4647";
 pub const DEFAULT_BOOTSTRAP_EXPECT: usize = 3;
+/// Nomad's bounds for `raft_multiplier`.
+const RAFT_MULTIPLIERS: std::ops::RangeInclusive<u32> = 1..=10;
 
 /// `stowage agent` flags. Each has an environment variable; a config file fills what is unset.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -44,8 +46,13 @@ pub struct AgentArgs {
     /// Hold every caller to ACL tokens and policies (as Nomad's `acl { enabled = true }`).
     #[arg(long, env = "STOWAGE_ACL_ENABLED")]
     pub acl_enabled: bool,
+    /// Scales Raft's heartbeat and election timeouts, as Nomad's `raft_multiplier`: 1 (the
+    /// default: heartbeats every 40 ms, elections after 120-240 ms) to 10, for networks or
+    /// machines slow enough that the default would see needless elections.
+    #[arg(long, env = "STOWAGE_RAFT_MULTIPLIER")]
+    pub raft_multiplier: Option<u32>,
     /// A TOML file with any of: node_id, data_dir, http_addr, rpc_addr, peers, bootstrap_expect,
-    /// cluster_secret_file, cluster_secret, and an `[acl]` table with `enabled`.
+    /// cluster_secret_file, cluster_secret, raft_multiplier, and an `[acl]` table with `enabled`.
     #[arg(long, env = "STOWAGE_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -62,6 +69,7 @@ struct FileConfig {
     bootstrap_expect: Option<usize>,
     cluster_secret_file: Option<PathBuf>,
     cluster_secret: Option<ClusterSecret>,
+    raft_multiplier: Option<u32>,
     #[serde(default)]
     acl: FileAcl,
 }
@@ -86,6 +94,8 @@ pub struct AgentConfig {
     pub secret: ClusterSecret,
     /// Whether callers are held to ACL tokens and policies.
     pub acl_enabled: bool,
+    /// Raft's timing: the defaults scaled by `raft_multiplier`.
+    pub timing: RaftTiming,
     /// Deliberately wrong behaviours, for the chaos suite's self-checks: no flag, variable or
     /// file sets them, and a default build has none.
     pub faults: TestFaults,
@@ -219,6 +229,10 @@ impl AgentArgs {
             file.cluster_secret,
             file.cluster_secret_file,
         )?;
+        let multiplier = self.raft_multiplier.or(file.raft_multiplier).unwrap_or(1);
+        if !RAFT_MULTIPLIERS.contains(&multiplier) {
+            bail!("raft_multiplier must be between 1 and 10 (it is {multiplier})");
+        }
         let config = AgentConfig {
             node_id,
             data_dir,
@@ -228,6 +242,7 @@ impl AgentArgs {
             bootstrap_expect,
             secret,
             acl_enabled: self.acl_enabled || file.acl.enabled,
+            timing: RaftTiming::default().scaled(multiplier),
             faults: TestFaults::default(),
         };
         if !config.peers.contains_key(&node_id) {
@@ -275,6 +290,26 @@ mod tests {
         assert_eq!(c.rpc_advertise(), "10.0.0.2:4647");
         assert_eq!(c.http_advertise(), "10.0.0.2:4646");
         assert_eq!(c.bootstrap_expect, 3);
+        assert_eq!(c.timing.heartbeat_ms, RaftTiming::default().heartbeat_ms);
+    }
+
+    #[test]
+    fn raft_multiplier_scales_the_timing_within_nomads_bounds() {
+        let peers = ["1=a:1", "2=b:2", "3=c:3"];
+        let mut a = args(&peers);
+        a.raft_multiplier = Some(5);
+        let base = RaftTiming::default();
+        let c = a.resolve().expect("valid");
+        assert_eq!(
+            (c.timing.heartbeat_ms, c.timing.election_min_ms, c.timing.election_max_ms),
+            (base.heartbeat_ms * 5, base.election_min_ms * 5, base.election_max_ms * 5)
+        );
+        for bad in [0, 11] {
+            let mut a = args(&peers);
+            a.raft_multiplier = Some(bad);
+            let err = format!("{:#}", a.resolve().expect_err("out of bounds"));
+            assert!(err.contains("raft_multiplier must be between 1 and 10"), "{err}");
+        }
     }
 
     #[test]

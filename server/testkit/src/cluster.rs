@@ -30,7 +30,6 @@ pub fn fast_timing(snapshot_every: u64) -> RaftTiming {
 
 pub struct TestCluster {
     _root: TempDir,
-    timing: RaftTiming,
     configs: BTreeMap<u64, AgentConfig>,
     agents: BTreeMap<u64, Agent>,
 }
@@ -114,15 +113,15 @@ impl TestCluster {
                     secret: secret.clone(),
                     faults: TestFaults::default(),
                     acl_enabled,
+                    timing: timing.clone(),
                 };
                 (*id, config)
             })
             .collect();
         let starts = bound.into_iter().map(|(id, listeners)| {
             let config = configs[&id].clone();
-            let timing = timing.clone();
             async move {
-                let agent = Agent::start(&config, listeners, timing).await;
+                let agent = Agent::start(&config, listeners).await;
                 (id, agent.expect("agent starts"))
             }
         });
@@ -132,7 +131,6 @@ impl TestCluster {
             .collect();
         TestCluster {
             _root: root,
-            timing,
             configs,
             agents,
         }
@@ -213,17 +211,15 @@ impl TestCluster {
     /// Starts a stopped node again on the same addresses and data dir.
     pub async fn restart(&mut self, id: u64) {
         let config = self.configs[&id].clone();
-        let timing = self.timing.clone();
         let agent = eventually(
             &format!("node {id} restarts"),
             Duration::from_secs(15),
             || {
                 let config = config.clone();
-                let timing = timing.clone();
                 async move {
                     // The old sockets and RocksDB lock are released asynchronously after shutdown.
                     let listeners = Listeners::bind(&config).await.ok()?;
-                    Agent::start(&config, listeners, timing).await.ok()
+                    Agent::start(&config, listeners).await.ok()
                 }
             },
         )
