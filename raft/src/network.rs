@@ -143,8 +143,12 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         // to a follower that must fsync them on a busy machine can take longer; timing it out
         // only sends the same entries again, and again, so replication never catches up.
         // Heartbeats travel on their own, so waiting longer for an append delays no election.
-        self.call(Call::Append, &rpc, option.soft_ttl().max(APPEND_TIMEOUT_FLOOR))
-            .await
+        self.call(
+            Call::Append,
+            &rpc,
+            option.soft_ttl().max(APPEND_TIMEOUT_FLOOR),
+        )
+        .await
     }
 
     async fn vote(

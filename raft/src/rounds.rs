@@ -104,7 +104,11 @@ mod tests {
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(started.load(Ordering::SeqCst), 1, "the next round waits for the first");
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            1,
+            "the next round waits for the first"
+        );
         let _ = release_first.send(());
         assert_eq!(first.await.ok(), Some(1));
         for l in late {

@@ -83,7 +83,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<u8> {
     // The temporary dir, when there is one, lives until the run's processes are gone.
     let temp = match &args.dir {
         Some(_) => None,
-        None => Some(tempfile::Builder::new().prefix("stowage-bench-").tempdir()?),
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("stowage-bench-")
+                .tempdir()?,
+        ),
     };
     let dir = match (&args.dir, &temp) {
         (Some(d), _) => d.clone(),

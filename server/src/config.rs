@@ -301,14 +301,25 @@ mod tests {
         let base = RaftTiming::default();
         let c = a.resolve().expect("valid");
         assert_eq!(
-            (c.timing.heartbeat_ms, c.timing.election_min_ms, c.timing.election_max_ms),
-            (base.heartbeat_ms * 5, base.election_min_ms * 5, base.election_max_ms * 5)
+            (
+                c.timing.heartbeat_ms,
+                c.timing.election_min_ms,
+                c.timing.election_max_ms
+            ),
+            (
+                base.heartbeat_ms * 5,
+                base.election_min_ms * 5,
+                base.election_max_ms * 5
+            )
         );
         for bad in [0, 11] {
             let mut a = args(&peers);
             a.raft_multiplier = Some(bad);
             let err = format!("{:#}", a.resolve().expect_err("out of bounds"));
-            assert!(err.contains("raft_multiplier must be between 1 and 10"), "{err}");
+            assert!(
+                err.contains("raft_multiplier must be between 1 and 10"),
+                "{err}"
+            );
         }
     }
 

@@ -15,7 +15,14 @@ async fn a_short_run_measures_every_scenario() {
     let chart = dir.path().join("chart.png");
     let out = Command::new(BIN)
         .args(["bench", "--no-etcd", "--rounds", "1", "--seconds", "0.5"])
-        .args(["--write-clients", "1,4", "--clients", "4", "--volumes", "300"])
+        .args([
+            "--write-clients",
+            "1,4",
+            "--clients",
+            "4",
+            "--volumes",
+            "300",
+        ])
         .args(["--watchers", "50", "--kills", "1", "--idle-minutes", "0.02"])
         .arg("--dir")
         .arg(dir.path().join("run"))
@@ -43,7 +50,10 @@ async fn a_short_run_measures_every_scenario() {
         assert_eq!(stowage["errors"].as_u64(), Some(0), "errors: {row:#}");
         assert_eq!(row["etcd"].as_array().map(Vec::len), Some(0), "{row:#}");
     }
-    assert_eq!(report["failover"]["times_ms"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        report["failover"]["times_ms"].as_array().map(Vec::len),
+        Some(1)
+    );
     assert_eq!(report["watchers"]["missed"].as_u64(), Some(0), "{report:#}");
     assert!(report["recovery"]["wiped_ms"].as_f64().is_some());
     assert!(report["idle"]["polls"].as_u64() > Some(0));

@@ -90,7 +90,11 @@ async fn a_stopping_leader_hands_leadership_over_before_it_goes() {
             m.current_leader == Some(*id) && m.current_term == term + 1
         })
         .collect();
-    assert_eq!(leading.len(), 1, "one successor leads the moment the old leader has stopped");
+    assert_eq!(
+        leading.len(),
+        1,
+        "one successor leads the moment the old leader has stopped"
+    );
     let new = leading[0];
     cluster.register(new, "after").await;
     cluster.shutdown().await;

@@ -101,7 +101,12 @@ impl LogCache {
         }
         let from = usize::try_from(start - first).ok()?;
         let to = usize::try_from(end - first).ok()?;
-        Some(run.entries.range(from..=to).map(|(e, _)| e.clone()).collect())
+        Some(
+            run.entries
+                .range(from..=to)
+                .map(|(e, _)| e.clone())
+                .collect(),
+        )
     }
 }
 
@@ -111,7 +116,10 @@ mod tests {
     use crate::types::TypeConfig;
 
     fn entry(index: u64) -> (Entry, usize) {
-        (Entry::new_blank(openraft::testing::log_id::<TypeConfig>(1, 1, index)), 100)
+        (
+            Entry::new_blank(openraft::testing::log_id::<TypeConfig>(1, 1, index)),
+            100,
+        )
     }
 
     fn indexes(v: Option<Vec<Entry>>) -> Option<Vec<u64>> {
@@ -125,8 +133,16 @@ mod tests {
         cache.appended((1..=5).map(entry).collect());
         assert_eq!(indexes(cache.get(2, Some(4))), Some(vec![2, 3, 4]));
         assert_eq!(indexes(cache.get(4, None)), Some(vec![4, 5]));
-        assert_eq!(indexes(cache.get(6, None)), Some(vec![]), "nothing past the log's end");
-        assert_eq!(indexes(cache.get(0, Some(2))), None, "before the run: read the disk");
+        assert_eq!(
+            indexes(cache.get(6, None)),
+            Some(vec![]),
+            "nothing past the log's end"
+        );
+        assert_eq!(
+            indexes(cache.get(0, Some(2))),
+            None,
+            "before the run: read the disk"
+        );
 
         cache.truncated_after(3);
         cache.appended(vec![entry(4)]);

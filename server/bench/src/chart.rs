@@ -40,18 +40,8 @@ fn series(report: &Report, scenario: Scenario) -> [Vec<(f64, f64)>; 2] {
 pub fn draw(report: &Report, path: &Path) -> anyhow::Result<()> {
     register_font()?;
     let [stowage, etcd] = series(report, Scenario::Write);
-    let top = stowage
-        .iter()
-        .chain(&etcd)
-        .map(|p| p.1)
-        .fold(0.0, f64::max)
-        * 1.15;
-    let right = stowage
-        .iter()
-        .chain(&etcd)
-        .map(|p| p.0)
-        .fold(1.0, f64::max)
-        * 1.3;
+    let top = stowage.iter().chain(&etcd).map(|p| p.1).fold(0.0, f64::max) * 1.15;
+    let right = stowage.iter().chain(&etcd).map(|p| p.0).fold(1.0, f64::max) * 1.3;
     let root = BitMapBackend::new(path, (900, 540)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -77,10 +67,16 @@ pub fn draw(report: &Report, path: &Path) -> anyhow::Result<()> {
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
         chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
         chart.draw_series(points.iter().map(|(x, y)| {
-            Text::new(format!("{y:.0}"), (*x, *y), ("sans-serif", 14).into_font().color(&color))
+            Text::new(
+                format!("{y:.0}"),
+                (*x, *y),
+                ("sans-serif", 14).into_font().color(&color),
+            )
         }))?;
     }
     chart

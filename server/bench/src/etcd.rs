@@ -52,10 +52,25 @@ pub fn group(bin: PathBuf, root: &Path) -> anyhow::Result<Group> {
         cmd.args(["--name", &format!("m{}", m.index + 1)])
             .arg("--data-dir")
             .arg(&m.data_dir)
-            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
             .args(["--initial-cluster", &cluster])
-            .args(["--initial-cluster-state", "new", "--initial-cluster-token", "bench"])
+            .args([
+                "--initial-cluster-state",
+                "new",
+                "--initial-cluster-token",
+                "bench",
+            ])
             .args(["--logger", "zap", "--log-level", "warn"])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

@@ -81,9 +81,11 @@ async fn kill_loop(target: &mut Target, kills: usize, acks: &Acks) -> anyhow::Re
         .await?;
         // Steady state first: a write acknowledged after this moment.
         let steady = Instant::now();
-        wait_until("writes before the kill", Duration::from_secs(30), || async {
-            acked_since(acks, steady).is_some()
-        })
+        wait_until(
+            "writes before the kill",
+            Duration::from_secs(30),
+            || async { acked_since(acks, steady).is_some() },
+        )
         .await?;
         let group = target
             .group
@@ -100,13 +102,20 @@ async fn kill_loop(target: &mut Target, kills: usize, acks: &Acks) -> anyhow::Re
         let dt = acked.duration_since(t0);
         let _ = hist.record(u64::try_from(dt.as_micros().max(1)).unwrap_or(u64::MAX));
         times.push(dt.as_secs_f64() * 1000.0);
-        eprintln!("failover {}/{kills}: leader {} killed, write acknowledged after {:.0} ms", k + 1, leader + 1, dt.as_secs_f64() * 1000.0);
+        eprintln!(
+            "failover {}/{kills}: leader {} killed, write acknowledged after {:.0} ms",
+            k + 1,
+            leader + 1,
+            dt.as_secs_f64() * 1000.0
+        );
         group.start(leader)?;
         let t = &*target;
         let index = t.write_index(0).await?;
-        wait_until("the killed node caught up again", Duration::from_secs(60), || async {
-            t.serves(leader, index).await
-        })
+        wait_until(
+            "the killed node caught up again",
+            Duration::from_secs(60),
+            || async { t.serves(leader, index).await },
+        )
         .await?;
     }
     Ok(Failover {

@@ -87,7 +87,9 @@ impl Conn {
 
     async fn connect(&mut self) -> Result<&mut http1::SendRequest<Full<Bytes>>, Failed> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            let stream = TcpStream::connect(self.addr).await.map_err(Failed::Connect)?;
+            let stream = TcpStream::connect(self.addr)
+                .await
+                .map_err(Failed::Connect)?;
             stream.set_nodelay(true).map_err(Failed::Connect)?;
             let (sender, conn) = http1::handshake(TokioIo::new(stream))
                 .await

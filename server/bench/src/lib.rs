@@ -106,7 +106,11 @@ pub async fn run(cfg: Config, launch: Launch) -> anyhow::Result<Report> {
         let started = Instant::now();
         t.load(ids.clone(), 100, 8).await?;
         let secs = started.elapsed().as_secs_f64();
-        eprintln!("loaded {} volumes into {} in {secs:.1} s", cfg.listed, t.kind.name());
+        eprintln!(
+            "loaded {} volumes into {} in {secs:.1} s",
+            cfg.listed,
+            t.kind.name()
+        );
         load_seconds.push((t.kind.name().to_string(), secs));
     }
 
@@ -130,7 +134,13 @@ pub async fn run(cfg: Config, launch: Launch) -> anyhow::Result<Report> {
         });
     }
     // Every case reads or claims the volumes the widest write row registers: make them exist.
-    let widest = cfg.write_clients.iter().copied().chain([cfg.clients]).max().unwrap_or(1);
+    let widest = cfg
+        .write_clients
+        .iter()
+        .copied()
+        .chain([cfg.clients])
+        .max()
+        .unwrap_or(1);
     for t in std::iter::once(&stowage).chain(etcd.as_ref()) {
         let mut ids: Vec<String> = (0..widest).map(systems::write_id).collect();
         if t.kind == Kind::Stowage {
@@ -156,7 +166,10 @@ pub async fn run(cfg: Config, launch: Launch) -> anyhow::Result<Report> {
     } else {
         None
     };
-    eprintln!("watchers: parking {} blocking queries on one node", cfg.watchers);
+    eprintln!(
+        "watchers: parking {} blocking queries on one node",
+        cfg.watchers
+    );
     let watchers = if own && cfg.watchers > 0 {
         // On the member the recovery test wiped: its heap holds little but the state, so
         // what the watchers add shows in its RSS rather than vanishing into freed memory.
@@ -166,13 +179,19 @@ pub async fn run(cfg: Config, launch: Launch) -> anyhow::Result<Report> {
         None
     };
     let failover = if own && cfg.kills > 0 {
-        eprintln!("failover: killing the leader {} times under load", cfg.kills);
+        eprintln!(
+            "failover: killing the leader {} times under load",
+            cfg.kills
+        );
         Some(failover::run(&mut stowage, cfg.kills).await?)
     } else {
         None
     };
     let idle = if !cfg.idle.is_zero() {
-        eprintln!("idle: watching for elections for {:?} on a loaded machine", cfg.idle);
+        eprintln!(
+            "idle: watching for elections for {:?} on a loaded machine",
+            cfg.idle
+        );
         Some(idle::run(&stowage, &cfg.dir, cfg.idle).await)
     } else {
         None

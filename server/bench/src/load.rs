@@ -146,7 +146,12 @@ async fn run_client(
                     break;
                 }
                 Err(e) => {
-                    failed = Some(format!("{} {} on {}: {e}", req.method, req.path, conn.addr()));
+                    failed = Some(format!(
+                        "{} {} on {}: {e}",
+                        req.method,
+                        req.path,
+                        conn.addr()
+                    ));
                     break;
                 }
             }

@@ -39,7 +39,11 @@ pub struct Group {
 pub fn free_addr() -> std::io::Result<SocketAddr> {
     let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
-        .and_then(|r| r.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
+        .and_then(|r| {
+            r.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+        })
         .unwrap_or(32768);
     for _ in 0..1000 {
         let port = rand::random_range(10_000..low.max(10_001));
@@ -56,7 +60,11 @@ pub fn free_addr() -> std::io::Result<SocketAddr> {
 impl Group {
     /// Places three members under `root` on fresh loopback ports; starts nothing yet. A run
     /// starts from empty data: what an earlier run left under the same names is removed.
-    pub fn new(name: &'static str, root: &std::path::Path, launch: Launch) -> anyhow::Result<Group> {
+    pub fn new(
+        name: &'static str,
+        root: &std::path::Path,
+        launch: Launch,
+    ) -> anyhow::Result<Group> {
         let mut members = Vec::new();
         for index in 0..3 {
             let member = Member {
@@ -172,7 +180,11 @@ impl Group {
 }
 
 /// Polls `ready` until it is true, or fails after `limit` naming `what`; returns how long it took.
-pub async fn wait_until<F, Fut>(what: &str, limit: Duration, mut ready: F) -> anyhow::Result<Duration>
+pub async fn wait_until<F, Fut>(
+    what: &str,
+    limit: Duration,
+    mut ready: F,
+) -> anyhow::Result<Duration>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -186,7 +198,11 @@ where
 }
 
 /// Polls `found` until it gives a value, or fails after `limit` naming `what`.
-pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut found: F) -> anyhow::Result<(T, Duration)>
+pub async fn wait_for<T, F, Fut>(
+    what: &str,
+    limit: Duration,
+    mut found: F,
+) -> anyhow::Result<(T, Duration)>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

@@ -61,9 +61,11 @@ async fn back_after(target: &mut Target, wipe: bool) -> anyhow::Result<(f64, usi
         .ok_or_else(|| anyhow::anyhow!("recovery needs the harness's own cluster"))?;
     group.start(follower)?;
     let t = &*target;
-    let took = wait_until("the follower serving again", Duration::from_secs(120), || {
-        t.serves(follower, index)
-    })
+    let took = wait_until(
+        "the follower serving again",
+        Duration::from_secs(120),
+        || t.serves(follower, index),
+    )
     .await?;
     Ok((took.as_secs_f64() * 1000.0, follower))
 }

@@ -203,10 +203,9 @@ impl Report {
             .rows
             .iter()
             .find(|r| r.case.scenario == Scenario::ClaimCycle)?;
-        let writes = self
-            .rows
-            .iter()
-            .find(|r| r.case.scenario == Scenario::Write && r.case.clients == cycles.case.clients)?;
+        let writes = self.rows.iter().find(|r| {
+            r.case.scenario == Scenario::Write && r.case.clients == cycles.case.clients
+        })?;
         let c = summarize(&cycles.stowage)?.per_sec;
         let w = summarize(&writes.stowage)?.per_sec;
         Some(format!(

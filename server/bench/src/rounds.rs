@@ -51,7 +51,8 @@ impl Scenario {
             Scenario::ReadStale => Arc::new(move |c: usize, _| vec![kind.read(c, true)]),
             Scenario::ListPage => Arc::new(move |c: usize, seq: u64| {
                 // Pages start all over the table, the same sequence for both systems.
-                let spread = (c as u64 * 7919 + seq * 104_729) % listed.saturating_sub(100).max(1) as u64;
+                let spread =
+                    (c as u64 * 7919 + seq * 104_729) % listed.saturating_sub(100).max(1) as u64;
                 vec![kind.page(spread as usize)]
             }),
         }

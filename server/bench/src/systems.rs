@@ -48,7 +48,11 @@ pub const PLUGIN: &str = "aws-ebs0";
 pub fn plugin_report() -> Req {
     let body = json!({"Provider": "ebs.csi.aws.com", "Version": "1.0.0", "ControllerRequired": false,
         "NodesHealthy": 3, "NodesExpected": 3});
-    Req::with_body(Method::PUT, format!("/v1/plugin/csi/{PLUGIN}"), body.to_string())
+    Req::with_body(
+        Method::PUT,
+        format!("/v1/plugin/csi/{PLUGIN}"),
+        body.to_string(),
+    )
 }
 
 /// The volume every blocking watcher waits on.
@@ -165,5 +169,9 @@ pub fn claim(client: usize, alloc: &str, release: bool) -> Req {
         json!({"AllocationID": alloc, "NodeID": format!("node-{client}"), "Claim": "write",
             "State": "taken", "AccessMode": "single-node-writer", "AttachmentMode": "file-system"})
     };
-    Req::with_body(Method::PUT, format!("/v1/volume/csi/{id}/claim"), body.to_string())
+    Req::with_body(
+        Method::PUT,
+        format!("/v1/volume/csi/{id}/claim"),
+        body.to_string(),
+    )
 }

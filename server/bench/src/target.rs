@@ -119,8 +119,14 @@ impl Target {
     }
 
     /// Loads `ids` in requests of `batch`, `parallel` at a time, spread over the members.
-    pub async fn load(&self, ids: Vec<String>, batch: usize, parallel: usize) -> anyhow::Result<()> {
-        let chunks: Arc<Vec<Vec<String>>> = Arc::new(ids.chunks(batch).map(<[_]>::to_vec).collect());
+    pub async fn load(
+        &self,
+        ids: Vec<String>,
+        batch: usize,
+        parallel: usize,
+    ) -> anyhow::Result<()> {
+        let chunks: Arc<Vec<Vec<String>>> =
+            Arc::new(ids.chunks(batch).map(<[_]>::to_vec).collect());
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for worker in 0..parallel {

@@ -39,9 +39,11 @@ pub async fn run(target: &Target, node: usize, watchers: usize) -> anyhow::Resul
         .await?
         .index
         .ok_or_else(|| anyhow::anyhow!("register carried no index"))?;
-    wait_until("the watched node caught up", Duration::from_secs(30), || {
-        target.serves(node, index)
-    })
+    wait_until(
+        "the watched node caught up",
+        Duration::from_secs(30),
+        || target.serves(node, index),
+    )
     .await?;
     let before = group.rss(node);
 
