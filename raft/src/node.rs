@@ -12,7 +12,8 @@ use crate::served::Served;
 use crate::service::{ClusterRpc, RaftRpc};
 use crate::status::NodeStatus;
 use crate::store::{DataDir, LogStore, OpenError, StateMachineStore};
-use crate::types::{NodeId, Raft};
+use crate::types::{NodeId, Raft, TypeConfig};
+use openraft::alias::InstantOf;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::{Config, Instant as _, SnapshotPolicy};
 use std::collections::BTreeMap;
@@ -34,6 +35,9 @@ const GRPC_GRACE: Duration = Duration::from_secs(2);
 const RAFT_STOP: Duration = Duration::from_secs(5);
 /// How long a stopping leader waits for the follower it chose to take over.
 const HANDOVER: Duration = Duration::from_secs(2);
+/// How long a stopping leader waits for every other voter to answer a heartbeat before it
+/// decides whether to hand over: a few round trips on a LAN.
+const FRESH_ANSWERS: Duration = Duration::from_millis(300);
 /// Idle peer connections are probed this often, and closed when a probe goes unanswered this
 /// long, so a connection whose peer vanished never holds a shutdown.
 const KEEPALIVE: Duration = Duration::from_secs(5);
@@ -299,28 +303,39 @@ impl RaftNode {
     /// If this node leads, hands leadership to the follower that has the most of its log and
     /// waits (at most `HANDOVER`) until it has taken over: a planned stop of the leader then
     /// costs the cluster one round trip, not an election timeout with no leader. Only when every
-    /// other voter answered within the last election timeout: a successor that cannot reach a
-    /// quorum would lead nothing, and hold writes as "outcome unknown" where a cluster without a
-    /// leader answers "no leader" at once.
+    /// other voter answers a heartbeat sent after the stop began: a successor that cannot reach
+    /// a quorum would lead nothing, and hold writes as "outcome unknown" where a leaderless
+    /// cluster answers "no leader" at once. (An answer from before the stop is not enough: the
+    /// node that gave it may be stopping too.)
     async fn hand_over_leadership(&self) {
         let metrics = self.raft.metrics().borrow_watched().clone();
         if metrics.current_leader != Some(metrics.id) {
             return;
         }
-        let recent = Duration::from_millis(self.raft.config().election_timeout_min);
-        let answered = |id: &NodeId| {
-            metrics
-                .heartbeat
-                .as_ref()
-                .and_then(|h| h.get(id))
-                .and_then(|t| t.as_ref())
-                .is_some_and(|t| t.elapsed() < recent)
-        };
-        let membership = metrics.membership_config.membership();
-        if !membership
+        let others: Vec<NodeId> = metrics
+            .membership_config
+            .membership()
             .voter_ids()
             .filter(|id| *id != metrics.id)
-            .all(|id| answered(&id))
+            .collect();
+        let asked = InstantOf::<TypeConfig>::now();
+        if self.raft.trigger().heartbeat().await.is_err() {
+            return;
+        }
+        let answered = |m: &openraft::RaftMetrics<TypeConfig>| {
+            others.iter().all(|id| {
+                m.heartbeat
+                    .as_ref()
+                    .and_then(|h| h.get(id))
+                    .and_then(|t| t.as_ref())
+                    .is_some_and(|t| **t >= asked)
+            })
+        };
+        let wait = self.raft.wait(Some(FRESH_ANSWERS));
+        if wait
+            .metrics(answered, "every voter answered")
+            .await
+            .is_err()
         {
             return;
         }

@@ -68,12 +68,12 @@ impl NodeStatus {
     }
 
     /// Time since this node last heard from its leader (a leader: from a quorum of followers).
+    /// A leader that no quorum has answered yet has no contact: one handed leadership just
+    /// before the others stopped would otherwise call itself healthy with no quorum at all.
     fn contact_age(&self) -> Option<Duration> {
         let m = self.raft.metrics().borrow_watched().clone();
         if m.state == ServerState::Leader {
-            m.last_quorum_acked
-                .map(|t| t.elapsed())
-                .or(Some(Duration::ZERO))
+            m.last_quorum_acked.map(|t| t.elapsed())
         } else {
             self.contact.since()
         }
