@@ -1,7 +1,7 @@
 //! The `stowage bench` command line: settings in; the table on stdout, JSON and the chart to
 //! files. The harness itself is the `stowage-bench` crate; this file knows how to start a node.
 
-use crate::launch::{AgentSpec, write_secret_file};
+use crate::launch::{AgentSpec, peer_list, write_secret_file};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,11 +59,7 @@ fn agent_launch(dir: &std::path::Path) -> anyhow::Result<Launch> {
     let secret_file = dir.join("cluster-secret");
     write_secret_file(&secret_file, &ClusterSecret::generate())?;
     Ok(Box::new(move |m: &Member, all: &[Member]| {
-        let peers = all
-            .iter()
-            .map(|p| format!("{}={}", p.index + 1, p.peer))
-            .collect::<Vec<_>>()
-            .join(",");
+        let peers = peer_list(all.iter().map(|p| (p.index as u64 + 1, p.peer)));
         AgentSpec {
             exe: exe.clone(),
             id: m.index as u64 + 1,
@@ -80,19 +76,18 @@ fn agent_launch(dir: &std::path::Path) -> anyhow::Result<Launch> {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<u8> {
-    // The temporary dir, when there is one, lives until the run's processes are gone.
-    let temp = match &args.dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
+    // A temporary dir, when none is given, lives until the run's processes are gone.
+    let _temp;
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => {
+            let t = tempfile::Builder::new()
                 .prefix("stowage-bench-")
-                .tempdir()?,
-        ),
-    };
-    let dir = match (&args.dir, &temp) {
-        (Some(d), _) => d.clone(),
-        (None, Some(t)) => t.path().to_path_buf(),
-        (None, None) => anyhow::bail!("no directory for the run"),
+                .tempdir()?;
+            let path = t.path().to_path_buf();
+            _temp = t;
+            path
+        }
     };
     std::fs::create_dir_all(&dir)?;
     let cfg = stowage_bench::Config {

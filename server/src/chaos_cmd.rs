@@ -1,7 +1,7 @@
 //! The `stowage chaos` command line: settings in, a printed summary out, exit 1 on anomalies.
 
 use crate::agent::stop_signal;
-use crate::launch::{AgentSpec, write_secret_file};
+use crate::launch::{AgentSpec, peer_list, write_secret_file};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -88,12 +88,7 @@ pub fn agent_launch(
     move |net, dir| {
         let secret_file = dir.join("cluster-secret");
         write_secret_file(&secret_file, &secret)?;
-        let peers = net
-            .peers()
-            .iter()
-            .map(|(id, a)| format!("{id}={a}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let peers = peer_list(net.peers());
         Ok(Box::new(move |slot| {
             AgentSpec {
                 exe: exe.clone(),

@@ -248,12 +248,7 @@ impl AgentArgs {
         if !config.peers.contains_key(&node_id) {
             bail!(
                 "the peer list ({}) does not include this node (id {node_id}); list every voter, this one too",
-                config
-                    .peers
-                    .iter()
-                    .map(|(i, a)| format!("{i}={a}"))
-                    .collect::<Vec<_>>()
-                    .join(",")
+                crate::launch::peer_list(config.peers.iter().map(|(i, a)| (*i, a)))
             );
         }
         if config.peers.len() < bootstrap_expect {

@@ -4,7 +4,7 @@
 
 use crate::agent::stop_signal;
 use crate::config::read_secret_file;
-use crate::launch::{AgentSpec, write_secret_file};
+use crate::launch::{AgentSpec, peer_list, write_secret_file};
 use anyhow::Context;
 use rustix::process::{Pid, Signal, kill_process};
 use std::path::{Path, PathBuf};
@@ -60,10 +60,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<u8> {
         .unwrap_or(args.data_dir.clone());
     let secret_file = dev_secret(&root)?;
     let port = |i: u16, rpc: u16| format!("127.0.0.1:{}", args.http_port + 10 * i + rpc);
-    let peers = (0..3u16)
-        .map(|i| format!("{}={}", i + 1, port(i, 1)))
-        .collect::<Vec<_>>()
-        .join(",");
+    let peers = peer_list((0..3u16).map(|i| (u64::from(i) + 1, port(i, 1))));
     let mut nodes: Vec<DevNode> = (0..3u16)
         .map(|i| {
             let dir = root.join(format!("node{}", i + 1));

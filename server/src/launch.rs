@@ -54,6 +54,16 @@ impl AgentSpec {
     }
 }
 
+/// Voters as `--peer` takes them, `id=address` joined by commas (`config::parse_peers` reads
+/// them back).
+pub fn peer_list<A: std::fmt::Display>(peers: impl IntoIterator<Item = (u64, A)>) -> String {
+    peers
+        .into_iter()
+        .map(|(id, addr)| format!("{id}={addr}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Writes `secret` to `path`, readable by this user only.
 pub fn write_secret_file(path: &Path, secret: &stowage_raft::ClusterSecret) -> std::io::Result<()> {
     use std::io::Write;

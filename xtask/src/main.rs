@@ -108,7 +108,8 @@ fn setup_bench() -> Result<(), String> {
     }
     if !answers("apt-get", &["--version"]) {
         return Err(format!(
-            "the benchmark needs {} and there is no apt-get; install them, or run              `cargo run -- bench --no-etcd`",
+            "the benchmark needs {} and there is no apt-get; install them, or run \
+             `cargo run -- bench --no-etcd`",
             missing.join(" and ")
         ));
     }

@@ -120,29 +120,25 @@ impl<S: Store> Csi<S> {
             }
             other => other?,
         };
-        if opts.index == 0 {
-            self.store.make_durable().await?;
-            return Ok(Read {
-                value: found.value,
-                index: found.index,
-            });
-        }
-        let wait = if opts.wait.is_zero() {
-            MAX_WAIT
-        } else {
-            opts.wait.min(MAX_WAIT)
-        };
-        let jitter_ms = rand::rng().random_range(0..=(wait.as_millis() as u64 / 16).max(1) - 1);
-        let deadline = Instant::now() + wait + std::time::Duration::from_millis(jitter_ms);
-        while found.changed_at <= opts.index && Instant::now() < deadline {
-            let woke = self.store.wait(&watch, opts.index, deadline).await;
-            // The first read was as fresh as the caller asked; this node has applied everything
-            // since, so its own state is at least as fresh now.
-            found = self.store.read(run)?;
-            if woke <= opts.index {
-                break;
+        // A blocking query (an index given) waits for a change after that index.
+        if opts.index > 0 {
+            let wait = if opts.wait.is_zero() {
+                MAX_WAIT
+            } else {
+                opts.wait.min(MAX_WAIT)
+            };
+            let jitter_ms = rand::rng().random_range(0..=(wait.as_millis() as u64 / 16).max(1) - 1);
+            let deadline = Instant::now() + wait + std::time::Duration::from_millis(jitter_ms);
+            while found.changed_at <= opts.index && Instant::now() < deadline {
+                let woke = self.store.wait(&watch, opts.index, deadline).await;
+                // The first read was as fresh as the caller asked; this node has applied
+                // everything since, so its own state is at least as fresh now.
+                found = self.store.read(run)?;
+                if woke <= opts.index {
+                    break;
+                }
+                found.changed_at = found.changed_at.max(woke);
             }
-            found.changed_at = found.changed_at.max(woke);
         }
         self.store.make_durable().await?;
         Ok(Read {

@@ -3,7 +3,7 @@
 //! it has caught up, and kill the next leader.
 
 use crate::http::Conn;
-use crate::load::histogram;
+use crate::load::{histogram, ms_at, record};
 use crate::procs::{wait_for, wait_until};
 use crate::systems::Kind;
 use crate::target::Target;
@@ -87,10 +87,7 @@ async fn kill_loop(target: &mut Target, kills: usize, acks: &Acks) -> anyhow::Re
             || async { acked_since(acks, steady).is_some() },
         )
         .await?;
-        let group = target
-            .group
-            .as_mut()
-            .ok_or_else(|| anyhow::anyhow!("failover needs the harness's own cluster"))?;
+        let group = target.own_group("failover")?;
         group.kill(leader).await;
         let t0 = Instant::now();
         let (acked, _) = wait_for(
@@ -100,7 +97,7 @@ async fn kill_loop(target: &mut Target, kills: usize, acks: &Acks) -> anyhow::Re
         )
         .await?;
         let dt = acked.duration_since(t0);
-        let _ = hist.record(u64::try_from(dt.as_micros().max(1)).unwrap_or(u64::MAX));
+        record(&mut hist, dt);
         times.push(dt.as_secs_f64() * 1000.0);
         eprintln!(
             "failover {}/{kills}: leader {} killed, write acknowledged after {:.0} ms",
@@ -120,9 +117,9 @@ async fn kill_loop(target: &mut Target, kills: usize, acks: &Acks) -> anyhow::Re
     }
     Ok(Failover {
         kills,
-        p50_ms: hist.value_at_quantile(0.5) as f64 / 1000.0,
-        p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
-        max_ms: hist.max() as f64 / 1000.0,
+        p50_ms: ms_at(&hist, 0.5),
+        p99_ms: ms_at(&hist, 0.99),
+        max_ms: ms_at(&hist, 1.0),
         times_ms: times,
     })
 }

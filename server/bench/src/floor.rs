@@ -1,7 +1,7 @@
 //! The disk floor: what one 4 KiB append plus fdatasync costs on the disk the systems write to.
 //! Every write of either system waits for at least one, so no write p50 can beat it.
 
-use crate::load::histogram;
+use crate::load::{histogram, ms_at, record};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -23,14 +23,13 @@ pub fn measure(dir: &Path, samples: u64) -> std::io::Result<Floor> {
         let start = std::time::Instant::now();
         file.write_all(&block)?;
         rustix::fs::fdatasync(&file)?;
-        let us = u64::try_from(start.elapsed().as_micros().max(1)).unwrap_or(u64::MAX);
-        let _ = hist.record(us);
+        record(&mut hist, start.elapsed());
     }
     drop(file);
     std::fs::remove_file(&path)?;
     Ok(Floor {
         samples,
-        p50_ms: hist.value_at_quantile(0.5) as f64 / 1000.0,
-        p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
+        p50_ms: ms_at(&hist, 0.5),
+        p99_ms: ms_at(&hist, 0.99),
     })
 }

@@ -63,7 +63,8 @@ pub enum Failed {
 /// A connection to one address that reconnects when the last one broke.
 pub struct Conn {
     addr: SocketAddr,
-    host: String,
+    /// The Host header, built once: cloning it shares its bytes.
+    host: hyper::header::HeaderValue,
     sender: Option<http1::SendRequest<Full<Bytes>>>,
 }
 
@@ -71,7 +72,9 @@ impl Conn {
     pub fn new(addr: SocketAddr) -> Conn {
         Conn {
             addr,
-            host: addr.to_string(),
+            // An address written out is always a valid header value; the fallback never runs.
+            host: hyper::header::HeaderValue::from_str(&addr.to_string())
+                .unwrap_or_else(|_| hyper::header::HeaderValue::from_static("localhost")),
             sender: None,
         }
     }

@@ -2,7 +2,8 @@
 //! a thread that fsyncs in a loop), watched for elections nobody needed. Every node's view of the
 //! leader is polled every 50 ms; a change of leader, or a poll where no node names one, counts.
 
-use crate::http::{Conn, Req};
+use crate::http::Conn;
+use crate::systems::{leader_request, named_leader};
 use crate::target::Target;
 use serde::Serialize;
 use std::sync::Arc;
@@ -69,18 +70,21 @@ impl Drop for Burden {
 pub async fn run(target: &Target, dir: &std::path::Path, length: Duration) -> Idle {
     let burden = Burden::start(dir);
     let mut conns: Vec<Conn> = target.addrs.iter().map(|a| Conn::new(*a)).collect();
-    let ask = Req::get("/v1/status/leader");
+    let ask = leader_request();
     let (mut polls, mut changes, mut leaderless) = (0, 0, 0);
     let mut last: Option<String> = None;
     let start = Instant::now();
     while start.elapsed() < length {
         let mut named = None;
         for c in conns.iter_mut() {
-            if let Ok(a) = c.send(&ask, Duration::from_secs(2)).await {
-                let leader: String = serde_json::from_slice(&a.body).unwrap_or_default();
-                if !leader.is_empty() {
-                    named = Some(leader);
-                }
+            if let Some(leader) = c
+                .send(&ask, Duration::from_secs(2))
+                .await
+                .ok()
+                .as_ref()
+                .and_then(named_leader)
+            {
+                named = Some(leader);
             }
         }
         polls += 1;

@@ -29,7 +29,8 @@ use target::Target;
 /// Everything a run is told.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Where both systems keep their data and logs (the fsync floor is measured here too).
+    /// Where both systems keep their data and logs (the fsync floor is measured here too); it
+    /// must exist.
     pub dir: PathBuf,
     pub rounds: usize,
     pub duration: Duration,
@@ -63,11 +64,9 @@ fn raise_fd_limit() {
     let _ = setrlimit(Resource::Nofile, limit);
 }
 
-async fn start(kind: Kind, group: Group) -> anyhow::Result<Target> {
+async fn start(kind: Kind, mut group: Group) -> anyhow::Result<Target> {
+    group.start_all()?;
     let mut target = Target::started(kind, group);
-    if let Some(g) = target.group.as_mut() {
-        g.start_all()?;
-    }
     target.wait_ready(READY_LIMIT).await?;
     Ok(target)
 }
@@ -75,7 +74,6 @@ async fn start(kind: Kind, group: Group) -> anyhow::Result<Target> {
 /// Runs the whole benchmark. `launch` starts one stowage node (the binary knows how).
 pub async fn run(cfg: Config, launch: Launch) -> anyhow::Result<Report> {
     raise_fd_limit();
-    std::fs::create_dir_all(&cfg.dir)?;
     let floor_before = floor::measure(&cfg.dir, 200)?;
     eprintln!(
         "fsync floor: p50 {:.2} ms, p99 {:.2} ms",
@@ -99,10 +97,11 @@ pub async fn run(cfg: Config, launch: Launch) -> anyhow::Result<Report> {
         None => None,
     };
     let etcd_version = cfg.etcd.as_deref().map(etcd::version);
+    let systems: Vec<&Target> = std::iter::once(&stowage).chain(etcd.as_ref()).collect();
 
     let mut load_seconds = Vec::new();
     let ids: Vec<String> = (0..cfg.listed).map(systems::listed_id).collect();
-    for t in std::iter::once(&stowage).chain(etcd.as_ref()) {
+    for t in &systems {
         let started = Instant::now();
         t.load(ids.clone(), 100, 8).await?;
         let secs = started.elapsed().as_secs_f64();
@@ -141,36 +140,35 @@ pub async fn run(cfg: Config, launch: Launch) -> anyhow::Result<Report> {
         .chain([cfg.clients])
         .max()
         .unwrap_or(1);
-    for t in std::iter::once(&stowage).chain(etcd.as_ref()) {
+    for t in &systems {
         let mut ids: Vec<String> = (0..widest).map(systems::write_id).collect();
         if t.kind == Kind::Stowage {
             ids.extend((0..cfg.clients).map(systems::claimed_id));
         }
         t.load(ids, 100, 1).await?;
     }
-    let systems: Vec<&Target> = std::iter::once(&stowage).chain(etcd.as_ref()).collect();
     let rows = rounds::run(&cases, &systems, cfg.rounds, cfg.duration, cfg.listed).await;
 
-    let mut memory = Vec::new();
-    for t in std::iter::once(&stowage).chain(etcd.as_ref()) {
-        if t.group.is_some() {
-            memory.push((t.kind.name().to_string(), recovery::memory(t)));
-        }
-    }
+    let memory: Vec<(String, Vec<Option<f64>>)> = systems
+        .iter()
+        .filter(|t| t.group.is_some())
+        .map(|t| (t.kind.name().to_string(), recovery::memory(t)))
+        .collect();
+    drop(systems);
     // etcd is idle from here on; stop it so the cluster scenarios have the machine.
     drop(etcd);
     let own = stowage.group.is_some();
-    eprintln!("recovery: restarting a follower, then wiping one");
     let recovery = if own {
+        eprintln!("recovery: restarting a follower, then wiping one");
         Some(recovery::run(&mut stowage).await?)
     } else {
         None
     };
-    eprintln!(
-        "watchers: parking {} blocking queries on one node",
-        cfg.watchers
-    );
     let watchers = if own && cfg.watchers > 0 {
+        eprintln!(
+            "watchers: parking {} blocking queries on one node",
+            cfg.watchers
+        );
         // On the member the recovery test wiped: its heap holds little but the state, so
         // what the watchers add shows in its RSS rather than vanishing into freed memory.
         let node = recovery.as_ref().map_or(0, |r| r.wiped);

@@ -53,12 +53,11 @@ pub struct Figures {
 
 impl Figures {
     pub fn from_histogram(h: &Histogram<u64>, elapsed: Duration, errors: u64) -> Figures {
-        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         Figures {
             per_sec: h.len() as f64 / elapsed.as_secs_f64(),
-            p50_ms: ms(0.5),
-            p99_ms: ms(0.99),
-            p999_ms: ms(0.999),
+            p50_ms: ms_at(h, 0.5),
+            p99_ms: ms_at(h, 0.99),
+            p999_ms: ms_at(h, 0.999),
             ok: h.len(),
             errors,
             first_error: None,
@@ -70,6 +69,18 @@ impl Figures {
 pub fn histogram() -> Histogram<u64> {
     // Fails only for bounds below 1 or a precision above 5; these are constants.
     Histogram::new_with_bounds(1, 100_000_000, 3).expect("constant histogram bounds")
+}
+
+/// Records `took` in a `histogram()`, in microseconds (at least 1, its lowest value; a value
+/// past its 100 s bound is left out, as no latency here comes near it).
+pub fn record(h: &mut Histogram<u64>, took: Duration) {
+    let us = u64::try_from(took.as_micros().max(1)).unwrap_or(u64::MAX);
+    let _ = h.record(us);
+}
+
+/// The latency at quantile `q` (1.0: the largest) of a `histogram()`, in milliseconds.
+pub fn ms_at(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
 }
 
 struct ClientResult {
@@ -158,10 +169,7 @@ async fn run_client(
         }
         seq += 1;
         match failed {
-            None => {
-                let us = started.elapsed().as_micros().max(1);
-                let _ = result.hist.record(u64::try_from(us).unwrap_or(u64::MAX));
-            }
+            None => record(&mut result.hist, started.elapsed()),
             Some(e) => {
                 result.errors += 1;
                 result.first_error.get_or_insert(e);

@@ -46,20 +46,13 @@ async fn back_after(target: &mut Target, wipe: bool) -> anyhow::Result<(f64, usi
         .await
         .ok_or_else(|| anyhow::anyhow!("no leader before the recovery test"))?;
     let follower = (leader + 1) % 3;
-    let group = target
-        .group
-        .as_mut()
-        .ok_or_else(|| anyhow::anyhow!("recovery needs the harness's own cluster"))?;
+    let group = target.own_group("recovery")?;
     group.stop(follower, Duration::from_secs(10)).await;
     if wipe {
         group.wipe(follower)?;
     }
     let index = target.write_index(0).await?;
-    let group = target
-        .group
-        .as_mut()
-        .ok_or_else(|| anyhow::anyhow!("recovery needs the harness's own cluster"))?;
-    group.start(follower)?;
+    target.own_group("recovery")?.start(follower)?;
     let t = &*target;
     let took = wait_until(
         "the follower serving again",

@@ -159,6 +159,18 @@ impl Kind {
     }
 }
 
+/// Asks a stowage node which node leads.
+pub fn leader_request() -> Req {
+    Req::get("/v1/status/leader")
+}
+
+/// The leader's RPC address an answer to `leader_request` names; `None` while there is none.
+pub fn named_leader(answer: &crate::http::Answer) -> Option<String> {
+    serde_json::from_slice::<String>(&answer.body)
+        .ok()
+        .filter(|l| !l.is_empty())
+}
+
 /// A claim (write mode, taken) or its release, for the volume of `client`.
 pub fn claim(client: usize, alloc: &str, release: bool) -> Req {
     let id = claimed_id(client);

@@ -3,7 +3,7 @@
 
 use crate::http::{Answer, Conn, Req};
 use crate::procs::{Group, wait_until};
-use crate::systems::Kind;
+use crate::systems::{Kind, leader_request, named_leader};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,51 +71,64 @@ impl Target {
         if result.is_err()
             && let Some(g) = self.group.as_mut()
         {
-            for i in 0..3 {
+            for i in 0..g.members.len() {
                 g.check_alive(i)?;
             }
         }
         result.map(|_| ())
     }
 
+    /// Sends `req` (a write) through any member and returns its `X-Nomad-Index`.
+    pub async fn index_of(&self, req: &Req) -> anyhow::Result<u64> {
+        let a = self.send_any(req).await?;
+        a.index
+            .ok_or_else(|| anyhow::anyhow!("the answer to {} carried no X-Nomad-Index", req.path))
+    }
+
     /// Registers one volume through any member and returns the write's index.
     pub async fn write_index(&self, client: usize) -> anyhow::Result<u64> {
-        let a = self.send_any(&self.kind.write(client, 0)).await?;
-        a.index
-            .ok_or_else(|| anyhow::anyhow!("a write's answer carried no X-Nomad-Index"))
+        self.index_of(&self.kind.write(client, 0)).await
     }
 
     /// Whether member `i` serves, from its own copy, state at least as new as `index`.
     pub async fn serves(&self, i: usize, index: u64) -> bool {
-        let probe = crate::http::Req::get("/v1/volumes?type=csi&per_page=1&stale");
+        let probe = Req::get("/v1/volumes?type=csi&per_page=1&stale");
         matches!(self.send_to(i, &probe).await, Ok(a) if a.status.is_success() && a.index >= Some(index))
+    }
+
+    /// The leader each member names, in member order (stowage only).
+    async fn named_leaders(&self) -> Vec<Option<String>> {
+        let mut named = Vec::with_capacity(self.addrs.len());
+        for i in 0..self.addrs.len() {
+            let answer = self.send_to(i, &leader_request()).await.ok();
+            named.push(answer.as_ref().and_then(named_leader));
+        }
+        named
     }
 
     /// Whether some member names a leader (stowage only).
     pub async fn leader_named(&self) -> bool {
-        for i in 0..self.addrs.len() {
-            if let Ok(a) = self.send_to(i, &Req::get("/v1/status/leader")).await
-                && serde_json::from_slice::<String>(&a.body).is_ok_and(|l| !l.is_empty())
-            {
-                return true;
-            }
-        }
-        false
+        self.named_leaders().await.iter().any(Option::is_some)
     }
 
-    /// The member that leads, by the RPC address `/v1/status/leader` names (stowage only).
+    /// The member that leads, by the RPC address a member names (stowage, started here).
     pub async fn leader(&self) -> Option<usize> {
         let group = self.group.as_ref()?;
-        for i in 0..self.addrs.len() {
-            let Ok(a) = self.send_to(i, &Req::get("/v1/status/leader")).await else {
-                continue;
-            };
-            let named: String = serde_json::from_slice(&a.body).unwrap_or_default();
-            if let Some(m) = group.members.iter().find(|m| m.peer.to_string() == named) {
-                return Some(m.index);
-            }
-        }
-        None
+        let named = self.named_leaders().await;
+        named.iter().flatten().find_map(|n| {
+            group
+                .members
+                .iter()
+                .find(|m| m.peer.to_string() == *n)
+                .map(|m| m.index)
+        })
+    }
+
+    /// The processes, for the scenarios that kill, restart or measure them.
+    pub fn own_group(&mut self, scenario: &str) -> anyhow::Result<&mut Group> {
+        self.group
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("{scenario} needs the harness's own cluster"))
     }
 
     /// Loads `ids` in requests of `batch`, `parallel` at a time, spread over the members.

@@ -3,7 +3,7 @@
 //! watcher and how long after the write each one had its answer.
 
 use crate::http::{Conn, Req};
-use crate::load::histogram;
+use crate::load::{histogram, ms_at, record};
 use crate::procs::wait_until;
 use crate::systems::{Kind, WATCHED_ID};
 use crate::target::Target;
@@ -33,12 +33,8 @@ pub async fn run(target: &Target, node: usize, watchers: usize) -> anyhow::Resul
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("watchers need the harness's own cluster, to read RSS"))?;
     let mib = |b: Option<u64>| b.unwrap_or(0) as f64 / (1024.0 * 1024.0);
-    let reg = Kind::Stowage.load(&[WATCHED_ID.to_string()]);
-    let index = target
-        .send_any(&reg)
-        .await?
-        .index
-        .ok_or_else(|| anyhow::anyhow!("register carried no index"))?;
+    let register = Kind::Stowage.load(&[WATCHED_ID.to_string()]);
+    let index = target.index_of(&register).await?;
     wait_until(
         "the watched node caught up",
         Duration::from_secs(30),
@@ -86,18 +82,13 @@ pub async fn run(target: &Target, node: usize, watchers: usize) -> anyhow::Resul
     let parked = group.rss(node);
 
     let write_at = Instant::now();
-    let written = target
-        .send_any(&Kind::Stowage.load(&[WATCHED_ID.to_string()]))
-        .await?
-        .index
-        .unwrap_or(u64::MAX);
+    let written = target.index_of(&register).await?;
     let mut hist = histogram();
     let mut missed = 0;
     for t in tasks {
         match t.await {
             Ok((Some(i), at)) if i >= written => {
-                let us = at.saturating_duration_since(write_at).as_micros().max(1);
-                let _ = hist.record(u64::try_from(us).unwrap_or(u64::MAX));
+                record(&mut hist, at.saturating_duration_since(write_at))
             }
             _ => missed += 1,
         }
@@ -108,9 +99,9 @@ pub async fn run(target: &Target, node: usize, watchers: usize) -> anyhow::Resul
         rss_before_mib: b,
         rss_parked_mib: p,
         kib_per_watcher: (p - b) * 1024.0 / watchers.max(1) as f64,
-        wake_p50_ms: hist.value_at_quantile(0.5) as f64 / 1000.0,
-        wake_p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,
-        wake_max_ms: hist.max() as f64 / 1000.0,
+        wake_p50_ms: ms_at(&hist, 0.5),
+        wake_p99_ms: ms_at(&hist, 0.99),
+        wake_max_ms: ms_at(&hist, 1.0),
         missed,
     })
 }
