@@ -232,7 +232,19 @@ impl TestCluster {
             !self.agents.contains_key(&id),
             "stop node {id} before wiping it"
         );
-        std::fs::remove_dir_all(&self.configs[&id].data_dir).expect("wipe data dir");
+        // A stopped node's RocksDB may still be closing (its last handle is dropped by a task
+        // that ends after the stop returns) and writing a file as the tree is removed: try
+        // again until the tree is gone, within a deadline.
+        let dir = &self.configs[&id].data_dir;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+                Err(e) if std::time::Instant::now() >= deadline => panic!("wipe data dir: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
     }
 
     /// Applies `command` through node `via` as an anonymous caller (every caller, with ACLs
