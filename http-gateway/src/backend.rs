@@ -2,8 +2,10 @@
 //! about volumes, claims and plugins, and this node's view of the cluster for the status
 //! endpoints and the meta headers.
 
+use futures::stream::BoxStream;
 use std::future::Future;
-use stowage_proto::api::{AclApi, CsiApi};
+use stowage_proto::acl::Token;
+use stowage_proto::api::{AclApi, CsiApi, CsiError, EventQuery, RaftConfiguration};
 
 /// A node's health as `/v1/agent/health` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,4 +32,25 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn peer_rpc_addrs(&self) -> Vec<String>;
     fn health(&self) -> impl Future<Output = HealthReport> + Send;
     fn freshness(&self) -> Freshness;
+    /// The cluster's members; confirmed with the leader first unless `stale`.
+    fn raft_configuration(
+        &self,
+        stale: bool,
+    ) -> impl Future<Output = Result<RaftConfiguration, CsiError>> + Send;
+    /// Takes node `id` out of the cluster; the index of the change.
+    fn remove_raft_peer(&self, id: u64) -> impl Future<Output = Result<u64, CsiError>> + Send;
+    /// `/v1/agent/self`: this node's configuration with its secrets redacted, its place in the
+    /// cluster, and its version.
+    fn agent_self(&self) -> serde_json::Value;
+    /// An archive of every table as of an index at least as new as every write acknowledged
+    /// before the call, and that index.
+    fn snapshot(&self) -> impl Future<Output = Result<(u64, Vec<u8>), CsiError>> + Send;
+    /// The event stream for the caller holding `token`: newline-terminated JSON frames.
+    fn event_stream(
+        &self,
+        token: Token,
+        query: EventQuery,
+    ) -> impl Future<Output = Result<BoxStream<'static, String>, CsiError>> + Send;
+    /// This node's metrics registry, with the gateway's request metrics in it.
+    fn metrics(&self) -> &crate::Metrics;
 }

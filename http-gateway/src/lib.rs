@@ -11,17 +11,22 @@ mod body;
 mod caller;
 mod claims;
 mod error;
+mod events;
 mod input;
+mod metrics;
 mod namespaces;
+mod operator;
 mod params;
 mod plugins;
 mod respond;
+mod snapshot;
 mod status;
 mod volumes;
 
 pub use backend::{Backend, Freshness, HealthReport};
 pub use body::MAX_BODY;
 pub use error::ApiError;
+pub use metrics::Metrics;
 pub use params::parse_go_duration;
 
 use axum::Router;
@@ -44,6 +49,13 @@ pub fn router<B: Backend>(backend: B) -> Router {
     };
     Router::new()
         .merge(status::routes())
+        .merge(operator::routes())
+        .merge(snapshot::routes())
+        .merge(events::routes())
+        .route(
+            "/v1/metrics",
+            get(metrics::scrape::<B>).fallback(invalid_method),
+        )
         .route(
             "/v1/volumes",
             get(volumes::list::<B>)
@@ -120,6 +132,10 @@ pub fn router<B: Backend>(backend: B) -> Router {
         .route("/v1/namespace/", any(namespaces::without_name))
         .route("/v1/namespace/{name}", any(namespaces::one::<B>))
         .fallback(error::no_route)
+        .layer(axum::middleware::from_fn_with_state(
+            backend.clone(),
+            metrics::track::<B>,
+        ))
         .with_state(backend)
         .layer(CompressionLayer::new())
 }

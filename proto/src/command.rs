@@ -5,7 +5,7 @@
 use crate::acl::{AclPolicy, AclToken};
 use crate::api::CsiError;
 use crate::error::DomainError;
-use crate::model::{Namespace, Plugin, Volume};
+use crate::model::{Claim, Namespace, Plugin, Volume, VolumeKey};
 use crate::query::VolumeDetail;
 use crate::rules::{ClaimRequest, RawModes, validate, validate_claim};
 use serde::{Deserialize, Serialize};
@@ -97,6 +97,68 @@ pub enum Command {
     DeleteAclTokens {
         accessor_ids: Vec<String>,
     },
+    /// Replace every table with a snapshot archive's: an operator's restore. Table indexes all
+    /// move to the restore's index, so every reader and blocking query sees the change.
+    RestoreTables {
+        tables: Box<Tables>,
+    },
+}
+
+/// One claim and the volume it is on, as tables and archives list claims.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    pub volume: VolumeKey,
+    pub claim: Claim,
+}
+
+/// Every replicated table, as a snapshot archive holds them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tables {
+    pub volumes: Vec<Volume>,
+    pub claims: Vec<ClaimRecord>,
+    pub plugins: Vec<Plugin>,
+    pub namespaces: Vec<Namespace>,
+    pub acl_policies: Vec<AclPolicy>,
+    pub acl_tokens: Vec<AclToken>,
+    pub acl_bootstrap: Option<u64>,
+}
+
+impl Tables {
+    /// Refuses tables that no cluster could have written: a volume outside every namespace, a
+    /// claim on a missing volume, no `default` namespace, or a volume that breaks the rules a
+    /// register is held to. A restore then never puts in place what the API could not reach.
+    pub fn check(&self) -> Result<(), CsiError> {
+        let namespaces: std::collections::BTreeSet<&str> =
+            self.namespaces.iter().map(|n| n.name.as_str()).collect();
+        if !namespaces.contains(Namespace::DEFAULT) {
+            return Err(CsiError::invalid(
+                "snapshot: the archive has no \"default\" namespace",
+            ));
+        }
+        let mut volumes = std::collections::BTreeSet::new();
+        for v in &self.volumes {
+            if !namespaces.contains(v.namespace.as_str()) {
+                return Err(CsiError::invalid(format!(
+                    "snapshot: volume {:?} is in namespace {:?}, which the archive does not have",
+                    v.id, v.namespace
+                )));
+            }
+            refuse_problems(validate(v, &RawModes::default()))?;
+            if !volumes.insert(v.key()) {
+                return Err(CsiError::invalid(format!(
+                    "snapshot: volume {:?} is listed twice",
+                    v.id
+                )));
+            }
+        }
+        if let Some(c) = self.claims.iter().find(|c| !volumes.contains(&c.volume)) {
+            return Err(CsiError::invalid(format!(
+                "snapshot: a claim of allocation {:?} is on volume {}, which the archive does not have",
+                c.claim.allocation_id, c.volume
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Display for Request {
@@ -122,6 +184,7 @@ impl Command {
             Command::DeleteAclPolicies { .. } => "delete-acl-policies",
             Command::UpsertAclTokens { .. } => "upsert-acl-tokens",
             Command::DeleteAclTokens { .. } => "delete-acl-tokens",
+            Command::RestoreTables { .. } => "restore-tables",
         }
     }
 }
@@ -233,6 +296,7 @@ impl Command {
                 Err(CsiError::invalid("must specify as least one token"))
             }
             Command::DeleteAclPolicies { .. } | Command::DeleteAclTokens { .. } => Ok(()),
+            Command::RestoreTables { tables } => tables.check(),
         }
     }
 }

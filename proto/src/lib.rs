@@ -7,6 +7,7 @@
 
 pub mod acl;
 pub mod api;
+pub mod archive;
 pub mod codec;
 pub mod command;
 pub mod error;
@@ -15,7 +16,7 @@ pub mod model;
 pub mod query;
 pub mod rules;
 
-pub use command::{Command, CommandResponse, Outcome, Proposer, Request};
+pub use command::{ClaimRecord, Command, CommandResponse, Outcome, Proposer, Request, Tables};
 pub use error::{ClusterError, DomainError};
 pub use model::{
     AccessMode, AttachmentMode, Capability, Claim, ClaimAction, ClaimEvent, ClaimMode, ClaimState,

@@ -41,14 +41,14 @@ impl Default for Timeouts {
 }
 
 /// Where to send a request now.
-enum Route {
+pub(crate) enum Route {
     Local,
     Remote { leader: NodeId, addr: String },
     NoLeader,
 }
 
 /// Why one attempt did not finish.
-enum Miss {
+pub(crate) enum Miss {
     /// Certainly not applied; try again (possibly elsewhere) until the hold runs out.
     Retry,
     Final(CsiError),
@@ -89,7 +89,7 @@ enum Writer<'a> {
 }
 
 impl Forwarder {
-    fn route(&self) -> Route {
+    pub(crate) fn route(&self) -> Route {
         let metrics = self.raft.metrics().borrow_watched().clone();
         match metrics.current_leader {
             Some(leader) if leader == self.id => Route::Local,
@@ -105,7 +105,7 @@ impl Forwarder {
     }
 
     /// Waits for the next change of this node's Raft view, or a short back-off, or the deadline.
-    async fn settle(&self, deadline: Instant) {
+    pub(crate) async fn settle(&self, deadline: Instant) {
         let mut rx = self.raft.metrics();
         let pause = Instant::now() + Duration::from_millis(50);
         let until = pause.min(deadline);
@@ -312,13 +312,13 @@ impl Forwarder {
         })
     }
 
-    fn cluster_client(&self, addr: &str) -> Result<ClusterClient, Miss> {
+    pub(crate) fn cluster_client(&self, addr: &str) -> Result<ClusterClient, Miss> {
         self.peers
             .cluster_client(addr)
             .map_err(|e| Miss::from(ClusterError::Internal(e.to_string())))
     }
 
-    fn transport_miss(&self, addr: &str, status: &tonic::Status) -> Miss {
+    pub(crate) fn transport_miss(&self, addr: &str, status: &tonic::Status) -> Miss {
         if never_sent(status) {
             self.peers.invalidate(addr);
             Miss::Retry
@@ -435,7 +435,7 @@ impl Forwarder {
 
 /// What a peer's refusal means for this request: "not leader" is worth another try; anything
 /// else (no permission, no leader, an unknown outcome) is the answer.
-fn remote_error(bytes: &[u8]) -> Miss {
+pub(crate) fn remote_error(bytes: &[u8]) -> Miss {
     match codec::decode::<CsiError>(bytes) {
         Ok(CsiError::Cluster(ClusterError::NotLeader)) => Miss::Retry,
         Ok(refused) => Miss::Final(refused),

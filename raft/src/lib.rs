@@ -5,11 +5,16 @@
 //!
 //! Must not depend on: axum, stowage-http-gateway.
 
+mod backup;
 mod bootstrap;
 mod contact;
 pub mod csi;
+pub mod event_stream;
+pub mod events;
 pub mod faults;
 pub mod forward;
+mod membership;
+mod metrics;
 mod network;
 pub mod node;
 mod notify;
@@ -27,6 +32,7 @@ pub mod types;
 pub use csi::{Csi, Store, now_ns};
 pub use faults::TestFaults;
 pub use forward::{Forwarder, Timeouts};
+pub use metrics::RaftCollector;
 pub use node::{NodeConfig, RaftNode, RaftTiming, StartError};
 pub use peers::{ClusterClient, cluster_client};
 pub use secret::{ClusterSecret, SecretError};

@@ -5,6 +5,7 @@ use crate::contact::LeaderContact;
 use crate::csi::Csi;
 use crate::faults::TestFaults;
 use crate::forward::{Forwarder, Timeouts};
+use crate::metrics::RaftCollector;
 use crate::network::Network;
 use crate::peers::{MAX_MESSAGE, Peers};
 use crate::secret::ClusterSecret;
@@ -141,6 +142,9 @@ pub struct RaftNode {
     pub status: NodeStatus,
     /// The CSI endpoint over this node, which every door calls.
     pub csi: Csi<Forwarder>,
+    /// This node's Raft and storage metrics, for the node's metrics registry.
+    pub collector: RaftCollector,
+    leader_changes_task: JoinHandle<()>,
     raft: Raft,
     grpc: Served,
     bootstrap_task: JoinHandle<()>,
@@ -158,7 +162,7 @@ impl RaftNode {
         validate(&config)?;
         let dir = DataDir::open(&config.data_dir, config.id, config.faults)?;
         let log_store = LogStore::new(dir.clone());
-        let sm = StateMachineStore::open(dir, config.faults)?;
+        let sm = StateMachineStore::open(dir.clone(), config.faults)?;
         let reader = sm.reader();
         let raft_config = Config {
             cluster_name: "stowage".into(),
@@ -205,6 +209,8 @@ impl RaftNode {
             contact: contact.clone(),
             contact_timeout: Duration::from_millis(2 * config.timing.election_max_ms),
         };
+        let collector = RaftCollector::new(status.clone(), dir)
+            .map_err(|e| StartError::Config(format!("metrics: {e}")))?;
         // A node with data is a member already; one without must first learn whether it is joining
         // a new cluster or coming back to one that remembers it (see `bootstrap`).
         let admitted = Arc::new(AtomicBool::new(
@@ -262,10 +268,13 @@ impl RaftNode {
             ))
         });
         let (fatal, fatal_task) = watch_fatal(&raft);
+        let leader_changes_task = collector.count_leader_changes();
         Ok(RaftNode {
             forwarder,
             status,
             csi,
+            collector,
+            leader_changes_task,
             raft,
             grpc,
             bootstrap_task,
@@ -385,6 +394,7 @@ impl RaftNode {
         }
         self.grpc.stop(GRPC_GRACE).await;
         self.fatal_task.abort();
+        self.leader_changes_task.abort();
     }
 }
 

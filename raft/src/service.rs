@@ -22,7 +22,7 @@ use stowage_proto::pb::raft_service_server::RaftService;
 use stowage_proto::pb::{
     AddLearnerRequest, ChangeMembershipRequest, CsiReply, CsiRequest, MembershipReply,
     NodeInfoReply, NodeInfoRequest, RaftReply, RaftRequest, ReadIndexReply, ReadIndexRequest,
-    RejoinRequest, SnapshotChunk, WriteReply, WriteRequest,
+    RejoinRequest, RemoveMemberRequest, SnapshotChunk, WriteReply, WriteRequest,
 };
 use stowage_proto::{ClusterError, Command, codec};
 use tonic::{Request, Response, Status, Streaming};
@@ -297,6 +297,24 @@ impl ClusterService for ClusterRpc {
             .change_membership(voters, req.retain)
             .await;
         Ok(Response::new(membership_reply(res)))
+    }
+
+    async fn remove_member(
+        &self,
+        req: Request<RemoveMemberRequest>,
+    ) -> Result<Response<MembershipReply>, Status> {
+        let id = req.into_inner().id;
+        let reply = match self.forwarder.remove_member_here_once(id).await {
+            Ok(index) => MembershipReply {
+                index,
+                error: vec![],
+            },
+            Err(e) => MembershipReply {
+                index: 0,
+                error: encode_error(e),
+            },
+        };
+        Ok(Response::new(reply))
     }
 }
 

@@ -6,6 +6,7 @@ use crate::config::AgentConfig;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::time::Duration;
+use stowage_http_gateway::Metrics;
 use stowage_raft::{NodeConfig, RaftNode, Served, Timeouts};
 use tokio::net::TcpListener;
 
@@ -66,9 +67,23 @@ impl Agent {
             );
         }
         let node = RaftNode::start(node_config, listeners.rpc).await?;
+        let metrics = Metrics::new(format!("node{}", config.node_id)).and_then(|m| {
+            m.registry()
+                .register(Box::new(node.collector.clone()))
+                .map(|()| m)
+        });
+        let metrics = match metrics {
+            Ok(m) => m,
+            Err(e) => {
+                node.shutdown().await;
+                return Err(anyhow::anyhow!("cannot set up metrics: {e}"));
+            }
+        };
         let router = stowage_http_gateway::router(NodeBackend {
             status: node.status.clone(),
             csi: node.csi.clone(),
+            metrics,
+            config: config.redacted_json(),
         });
         let http_listener = listeners.http;
         let http = Served::spawn("HTTP", |stop| async move {

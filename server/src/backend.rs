@@ -1,13 +1,19 @@
-//! The gateway's `Backend` for a node in this process: its CSI endpoint, and its Raft status for
-//! the status endpoints and meta headers.
+//! The gateway's `Backend` for a node in this process: its CSI endpoint, its Raft status for the
+//! status endpoints and meta headers, its membership for the operator endpoints, and its metrics.
 
-use stowage_http_gateway::{Backend, Freshness, HealthReport};
+use futures::stream::BoxStream;
+use stowage_http_gateway::{Backend, Freshness, HealthReport, Metrics};
+use stowage_proto::acl::Token;
+use stowage_proto::api::{CsiError, EventQuery, RaftConfiguration};
 use stowage_raft::{Csi, Forwarder, NodeStatus};
 
 #[derive(Clone)]
 pub struct NodeBackend {
     pub status: NodeStatus,
     pub csi: Csi<Forwarder>,
+    pub metrics: Metrics,
+    /// This node's configuration as `/v1/agent/self` shows it, secrets already redacted.
+    pub config: serde_json::Value,
 }
 
 impl Backend for NodeBackend {
@@ -43,5 +49,61 @@ impl Backend for NodeBackend {
             known_leader: self.status.known_leader(),
             last_contact_ms: self.status.last_contact_ms(),
         }
+    }
+
+    async fn raft_configuration(&self, stale: bool) -> Result<RaftConfiguration, CsiError> {
+        let forwarder = self.csi.store();
+        if !stale {
+            forwarder.linearize().await?;
+        }
+        Ok(forwarder.configuration())
+    }
+
+    async fn remove_raft_peer(&self, id: u64) -> Result<u64, CsiError> {
+        self.csi.store().remove_member(id).await
+    }
+
+    async fn snapshot(&self) -> Result<(u64, Vec<u8>), CsiError> {
+        self.csi.store().save_archive().await
+    }
+
+    async fn event_stream(
+        &self,
+        token: Token,
+        query: EventQuery,
+    ) -> Result<BoxStream<'static, String>, CsiError> {
+        self.csi.event_stream(token, query).await
+    }
+
+    fn agent_self(&self) -> serde_json::Value {
+        let m = self.status.metrics();
+        let me = self.status.members().remove(&self.status.id());
+        serde_json::json!({
+            "config": self.config,
+            "member": {
+                "Name": format!("node{}", self.status.id()),
+                "Addr": me.as_ref().map(|m| m.rpc_addr.clone()).unwrap_or_default(),
+                "Status": "alive",
+                "Tags": {
+                    "id": self.status.id().to_string(),
+                    "http_addr": me.as_ref().map(|m| m.http_addr.clone()).unwrap_or_default(),
+                    "voter": me.as_ref().is_some_and(|m| m.voter).to_string(),
+                },
+            },
+            "stats": {
+                "raft": {
+                    "state": format!("{:?}", m.state),
+                    "term": m.current_term.to_string(),
+                    "last_log_index": m.last_log_index.unwrap_or(0).to_string(),
+                    "applied_index": m.last_applied.as_ref().map_or(0, |l| l.index()).to_string(),
+                    "commit_index": m.local_committed.as_ref().map_or(0, |l| l.index()).to_string(),
+                    "leader": self.status.leader_rpc_addr().unwrap_or_default(),
+                },
+            },
+        })
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }

@@ -121,6 +121,31 @@ impl AgentConfig {
     }
 }
 
+impl AgentConfig {
+    /// This configuration as `/v1/agent/self` shows it. The cluster secret is never shown,
+    /// only that one is set.
+    pub fn redacted_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "NodeID": self.node_id,
+            "DataDir": self.data_dir.display().to_string(),
+            "HTTPAddr": self.http_bind.to_string(),
+            "RPCAddr": self.rpc_bind.to_string(),
+            "AdvertiseRPC": self.rpc_advertise(),
+            "AdvertiseHTTP": self.http_advertise(),
+            "Peers": self.peers,
+            "BootstrapExpect": self.bootstrap_expect,
+            "ClusterSecret": "<redacted>",
+            "ACL": { "Enabled": self.acl_enabled },
+            "Raft": {
+                "HeartbeatMs": self.timing.heartbeat_ms,
+                "ElectionTimeoutMs": [self.timing.election_min_ms, self.timing.election_max_ms],
+                "SnapshotEvery": self.timing.snapshot_every,
+            },
+            "Version": { "Version": env!("CARGO_PKG_VERSION") },
+        })
+    }
+}
+
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;

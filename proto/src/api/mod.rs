@@ -6,6 +6,7 @@
 mod acl;
 mod answer;
 mod error;
+mod operator;
 mod request;
 mod spec;
 mod views;
@@ -17,6 +18,7 @@ pub use acl::{
 };
 pub use answer::{Claimed, Page, PluginWritten, Read, Registered, Written};
 pub use error::{CsiError, ERROR_HEADER, ErrorCode, UnknownCode};
+pub use operator::{EventQuery, RaftConfiguration, RaftServer};
 pub use request::{
     CapabilitySpec, ClaimSpec, ClaimVolumeRequest, DeletePluginRequest, DeregisterRequest,
     DetachRequest, ListQuery, MAX_WAIT, Namespaces, PluginQuery, PluginReport, PluginsQuery,
@@ -149,6 +151,15 @@ pub trait AclApi: Send + Sync + 'static {
         &self,
         t: &Token,
         name: String,
+    ) -> impl Future<Output = Answer<Written>> + Send;
+    /// Refuses a caller that may not read or change the cluster itself (its Raft members, its
+    /// snapshots, an agent's configuration): while ACLs are on, only a management token may.
+    fn authorize_operator(&self, t: &Token) -> impl Future<Output = Answer<()>> + Send;
+    /// Replaces every table with a snapshot archive's (management only).
+    fn restore_tables(
+        &self,
+        t: &Token,
+        tables: crate::Tables,
     ) -> impl Future<Output = Answer<Written>> + Send;
 }
 

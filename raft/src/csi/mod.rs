@@ -62,6 +62,21 @@ impl<S: Store> Csi<S> {
         Ok(Caller { acl, token })
     }
 
+    /// What the caller holding `token` may do, after this node caught up with the leader when
+    /// its own copy of the ACLs does not know the token: for a stream that filters what it
+    /// sends by the caller's rights instead of refusing the whole request.
+    pub async fn rights(&self, token: &Token) -> Result<Acl, CsiError> {
+        if !self.store.acl_enabled() {
+            return Ok(Acl::Management);
+        }
+        let resolve = |s: &State| self.caller(s, token).map(|c| c.acl);
+        if let Ok(acl) = self.store.read(resolve) {
+            return Ok(acl);
+        }
+        self.store.settle(false).await?;
+        self.store.read(resolve)
+    }
+
     /// Refuses the caller holding `token` unless what it may do is `allowed`, before anything
     /// about its request is checked: a caller without rights learns nothing, not even what it
     /// got wrong. This node's copy of the ACLs may lag, so it catches up before refusing.

@@ -169,7 +169,8 @@ pub fn command_allowed(acl: &Acl, command: &Command) -> bool {
         | Command::UpsertAclPolicies { .. }
         | Command::DeleteAclPolicies { .. }
         | Command::UpsertAclTokens { .. }
-        | Command::DeleteAclTokens { .. } => acl.is_management(),
+        | Command::DeleteAclTokens { .. }
+        | Command::RestoreTables { .. } => acl.is_management(),
     }
 }
 

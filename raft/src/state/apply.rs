@@ -106,6 +106,7 @@ impl State {
             Command::DeleteAclTokens { accessor_ids } => {
                 self.delete_acl_tokens(accessor_ids, index, touched)
             }
+            Command::RestoreTables { tables } => Ok(self.restore(tables, index, touched)),
         };
         let table_index = self.table_index_of(&req.command);
         CommandResponse {
@@ -131,7 +132,8 @@ impl State {
             Command::RegisterVolumes { .. }
             | Command::DeregisterVolume { .. }
             | Command::Claim { .. }
-            | Command::DetachNode { .. } => self.indexes.volumes,
+            | Command::DetachNode { .. }
+            | Command::RestoreTables { .. } => self.indexes.volumes,
         }
     }
 

@@ -6,6 +6,7 @@ mod apply;
 mod audit;
 mod claims;
 mod list;
+mod restore;
 mod tables;
 mod volume_table;
 mod volumes;

@@ -5,6 +5,7 @@ use super::volume_table::VolumeTable;
 use crate::types::{LogId, StoredMembership};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+pub use stowage_proto::ClaimRecord;
 use stowage_proto::acl::{AclPolicy, AclToken};
 use stowage_proto::api::VolumeRef;
 use stowage_proto::{Claim, Namespace, Plugin, Volume, VolumeKey};
@@ -51,12 +52,6 @@ impl Default for State {
             indexes: TableIndexes::default(),
         }
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClaimRecord {
-    pub volume: VolumeKey,
-    pub claim: Claim,
 }
 
 /// Everything a snapshot holds: the tables plus the Raft position they correspond to.
@@ -132,7 +127,7 @@ impl State {
         }
     }
 
-    pub(super) fn detail(&self, v: &Volume) -> stowage_proto::VolumeDetail {
+    pub fn detail(&self, v: &Volume) -> stowage_proto::VolumeDetail {
         stowage_proto::VolumeDetail {
             volume: v.clone(),
             claims: self.claims.get(&v.key()).cloned().unwrap_or_default(),

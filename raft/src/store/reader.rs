@@ -60,6 +60,22 @@ impl StateReader {
         self.shared.dir().make_durable().await
     }
 
+    /// Every table and the applied index they are as of, copied under one lock.
+    pub fn tables(&self) -> (u64, stowage_proto::Tables) {
+        let m = self.shared.read();
+        (m.applied_index(), m.state.tables())
+    }
+
+    /// What recent entries changed, for the event stream.
+    pub fn events(&self) -> &crate::events::EventLog {
+        &self.shared.events
+    }
+
+    /// Resolves once this node has begun to stop.
+    pub fn released(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.shared.notifier.released()
+    }
+
     pub fn last_applied_index(&self) -> u64 {
         self.shared.read().applied_index()
     }

@@ -10,6 +10,7 @@ use super::db::{
 };
 use super::reader::StateReader;
 use super::snapshot_blob;
+use crate::events::{EventLog, events_of};
 use crate::faults::TestFaults;
 use crate::notify::Notifier;
 use crate::state::{AclTables, ClaimRecord, State, StateImage, TableIndexes, Touched};
@@ -75,6 +76,8 @@ pub(super) struct Shared {
     dir: DataDir,
     machine: RwLock<Machine>,
     pub(super) notifier: Notifier,
+    /// What recent entries changed, for the event stream.
+    pub(super) events: EventLog,
     /// Applied entries after which the claim-limit audit found a volume over its limit, on this
     /// node, ever (kept in this node's own metadata; it is not replicated state).
     pub(super) claim_limit_breaches: AtomicU64,
@@ -165,6 +168,7 @@ impl StateMachineStore {
                     membership,
                 }),
                 notifier,
+                events: EventLog::default(),
                 claim_limit_breaches: AtomicU64::new(breaches),
                 faults,
             }),
@@ -290,38 +294,7 @@ fn prepare_install(
     for cf in TABLE_CFS {
         write.delete_range_cf(dir.cf(cf), &b""[..], KEY_END);
     }
-    let everything: Vec<Touched> = state
-        .volumes
-        .keys()
-        .map(|k| Touched::Volume(k.clone()))
-        .chain(
-            state
-                .claims
-                .iter()
-                .flat_map(|(k, m)| m.keys().map(|a| Touched::Claim(k.clone(), a.clone()))),
-        )
-        .chain(state.plugins.keys().map(|p| Touched::Plugin(p.clone())))
-        .chain(
-            state
-                .namespaces
-                .keys()
-                .map(|n| Touched::Namespace(n.clone())),
-        )
-        .chain(
-            state
-                .acl
-                .policies
-                .keys()
-                .map(|n| Touched::AclPolicy(n.clone())),
-        )
-        .chain(
-            state
-                .acl
-                .tokens()
-                .map(|t| Touched::AclToken(t.accessor_id.clone())),
-        )
-        .chain([Touched::AclBootstrap])
-        .collect();
+    let everything = state.all_records();
     stage(dir, &state, &everything, &mut write)?;
     let machine = Machine {
         state,
@@ -359,6 +332,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             return Ok(());
         }
         let mut touched = Vec::new();
+        let mut events = Vec::new();
         let mut breaches = 0;
         let mut replies = Vec::with_capacity(batch_entries.len());
         let mut write = WriteBatch::default();
@@ -376,6 +350,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                         for breach in m.state.claim_limit_breaches(&touched[from..]) {
                             tracing::error!(index, "claim-limit audit: {breach}");
                             breaches += 1;
+                        }
+                        if response.result.is_ok() {
+                            events.extend(events_of(&req.command, index, &touched[from..]));
                         }
                         response
                     }
@@ -423,6 +400,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             })
             .collect();
         self.shared.notifier.publish(indexes, changed);
+        self.shared.events.record(events);
         for (responder, response) in replies {
             if let Some(r) = responder {
                 r.send(response);

@@ -3,9 +3,9 @@
 //! list benchmark use it.
 
 use std::sync::{Arc, Mutex};
-use stowage_http_gateway::{Backend, Freshness, HealthReport};
+use stowage_http_gateway::{Backend, Freshness, HealthReport, Metrics};
 use stowage_proto::acl::Token;
-use stowage_proto::api::CsiError;
+use stowage_proto::api::{CsiError, RaftConfiguration, RaftServer};
 use stowage_proto::{Command, CommandResponse, Request, Watch};
 use stowage_raft::state::State;
 use stowage_raft::{Csi, Store, now_ns};
@@ -99,6 +99,15 @@ impl Store for MemoryStore {
 pub struct StateBackend {
     csi: Csi<MemoryStore>,
     health: Arc<Mutex<Option<HealthReport>>>,
+    metrics: Metrics,
+}
+
+/// The one member a single in-memory node has.
+const MEMBER_RPC: &str = "127.0.0.1:4647";
+
+fn metrics() -> Metrics {
+    #[allow(clippy::expect_used)]
+    Metrics::new("memory").expect("the request metrics' names are valid")
 }
 
 impl Default for StateBackend {
@@ -106,6 +115,7 @@ impl Default for StateBackend {
         StateBackend {
             csi: Csi::new(MemoryStore::default()),
             health: Arc::default(),
+            metrics: metrics(),
         }
     }
 }
@@ -120,6 +130,7 @@ impl StateBackend {
         StateBackend {
             csi: Csi::new(MemoryStore::new(true)),
             health: Arc::default(),
+            metrics: metrics(),
         }
     }
 
@@ -149,10 +160,10 @@ impl Backend for StateBackend {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_none();
-        healthy.then(|| "127.0.0.1:4647".into())
+        healthy.then(|| MEMBER_RPC.into())
     }
     fn peer_rpc_addrs(&self) -> Vec<String> {
-        vec!["127.0.0.1:4647".into()]
+        vec![MEMBER_RPC.into()]
     }
     async fn health(&self) -> HealthReport {
         let report = self
@@ -170,5 +181,50 @@ impl Backend for StateBackend {
             known_leader: true,
             last_contact_ms: 0,
         }
+    }
+    async fn raft_configuration(&self, _stale: bool) -> Result<RaftConfiguration, CsiError> {
+        Ok(RaftConfiguration {
+            index: 1,
+            servers: vec![RaftServer {
+                id: 1,
+                rpc_addr: MEMBER_RPC.into(),
+                http_addr: "127.0.0.1:4646".into(),
+                voter: true,
+                leader: true,
+            }],
+        })
+    }
+    /// A single node can only be asked to remove itself, its only voter, which is refused.
+    async fn remove_raft_peer(&self, id: u64) -> Result<u64, CsiError> {
+        Err(CsiError::invalid(if id == 1 {
+            "node 1 is the only voter: removing it would leave no cluster".to_string()
+        } else {
+            format!("id \"{id}\" was not found in the Raft configuration")
+        }))
+    }
+    /// The in-memory state as an archive, as a node makes one.
+    async fn snapshot(&self) -> Result<(u64, Vec<u8>), CsiError> {
+        let (index, tables) = self.csi.store().read(|s| (s.indexes.volumes, s.tables()));
+        let created = stowage_proto::api::rfc3339(now_ns());
+        let header = stowage_proto::archive::ArchiveHeader::describe(index, 1, 1, created, &tables);
+        let bytes = stowage_proto::archive::encode(&header, &tables)
+            .map_err(|e| CsiError::invalid(e.to_string()))?;
+        Ok((index, bytes))
+    }
+    /// The in-memory store keeps no events; router tests of the stream use a real node.
+    async fn event_stream(
+        &self,
+        _token: Token,
+        _query: stowage_proto::api::EventQuery,
+    ) -> Result<futures::stream::BoxStream<'static, String>, CsiError> {
+        Err(CsiError::invalid(
+            "the in-memory test backend keeps no events",
+        ))
+    }
+    fn agent_self(&self) -> serde_json::Value {
+        serde_json::json!({ "config": { "NodeID": 1 }, "member": { "Name": "memory" } })
+    }
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }

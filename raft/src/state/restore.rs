@@ -1,0 +1,192 @@
+//! An operator's restore: every table replaced with a snapshot archive's in one apply, and the
+//! list of every record a state holds, which is what a whole-state replacement must rewrite.
+
+use super::apply::Touched;
+use super::tables::{State, StateImage, TableIndexes};
+use crate::types::StoredMembership;
+use stowage_proto::{Outcome, Tables};
+
+impl State {
+    /// Every table, as an archive holds them.
+    pub fn tables(&self) -> Tables {
+        let image = self.image(None, StoredMembership::default());
+        Tables {
+            volumes: image.volumes,
+            claims: image.claims,
+            plugins: image.plugins,
+            namespaces: image.namespaces,
+            acl_policies: image.acl_policies,
+            acl_tokens: image.acl_tokens,
+            acl_bootstrap: image.acl_bootstrap,
+        }
+    }
+
+    /// Every record this state holds, as `Touched` entries: what must be written to store it.
+    pub fn all_records(&self) -> Vec<Touched> {
+        self.volumes
+            .keys()
+            .map(|k| Touched::Volume(k.clone()))
+            .chain(
+                self.claims
+                    .iter()
+                    .flat_map(|(k, m)| m.keys().map(|a| Touched::Claim(k.clone(), a.clone()))),
+            )
+            .chain(self.plugins.keys().map(|p| Touched::Plugin(p.clone())))
+            .chain(
+                self.namespaces
+                    .keys()
+                    .map(|n| Touched::Namespace(n.clone())),
+            )
+            .chain(
+                self.acl
+                    .policies
+                    .keys()
+                    .map(|n| Touched::AclPolicy(n.clone())),
+            )
+            .chain(
+                self.acl
+                    .tokens()
+                    .map(|t| Touched::AclToken(t.accessor_id.clone())),
+            )
+            .chain([Touched::AclBootstrap])
+            .collect()
+    }
+
+    /// Replaces every table with `tables` at `index`. Every record of the old state and of the
+    /// new one is touched, so the old ones are deleted from disk and the new ones written; every
+    /// table index becomes `index`. Records keep the create and modify indexes they had when
+    /// the archive was made.
+    pub(super) fn restore(
+        &mut self,
+        tables: &Tables,
+        index: u64,
+        touched: &mut Vec<Touched>,
+    ) -> Outcome {
+        let mut records = self.all_records();
+        let image = StateImage {
+            last_applied: None,
+            membership: StoredMembership::default(),
+            indexes: TableIndexes {
+                volumes: index,
+                plugins: index,
+                namespaces: index,
+                acl_policies: index,
+                acl_tokens: index,
+            },
+            volumes: tables.volumes.clone(),
+            claims: tables.claims.clone(),
+            plugins: tables.plugins.clone(),
+            namespaces: tables.namespaces.clone(),
+            acl_policies: tables.acl_policies.clone(),
+            acl_tokens: tables.acl_tokens.clone(),
+            acl_bootstrap: tables.acl_bootstrap,
+        };
+        *self = State::from_image(&image);
+        records.extend(self.all_records());
+        records.sort();
+        records.dedup();
+        touched.extend(records);
+        Outcome::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stowage_proto::{
+        AccessMode, AttachmentMode, Capability, Command, Request, Volume, VolumeKey,
+    };
+
+    fn vol(id: &str) -> Volume {
+        Volume {
+            id: id.into(),
+            namespace: "default".into(),
+            plugin_id: "p".into(),
+            requested_capabilities: vec![Capability {
+                access_mode: AccessMode::SingleNodeWriter,
+                attachment_mode: AttachmentMode::FileSystem,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn apply(s: &mut State, command: Command, index: u64) -> Vec<Touched> {
+        let mut touched = vec![];
+        let req = Request {
+            command,
+            time_ns: 1_700_000_000_000_000_000,
+            caller: None,
+        };
+        let resp = s.apply(&req, index, &mut touched);
+        assert!(resp.result.is_ok(), "{:?}", resp.result);
+        touched
+    }
+
+    #[test]
+    fn a_restore_puts_the_archived_tables_back_and_touches_old_and_new_records() {
+        let mut s = State::default();
+        apply(
+            &mut s,
+            Command::RegisterVolumes {
+                volumes: vec![vol("kept")],
+                cas: None,
+            },
+            5,
+        );
+        let archived = s.tables();
+        apply(
+            &mut s,
+            Command::RegisterVolumes {
+                volumes: vec![vol("later")],
+                cas: None,
+            },
+            6,
+        );
+        assert!(archived.check().is_ok());
+
+        let touched = apply(
+            &mut s,
+            Command::RestoreTables {
+                tables: Box::new(archived.clone()),
+            },
+            9,
+        );
+        let kept = VolumeKey::new("default", "kept");
+        let later = VolumeKey::new("default", "later");
+        assert!(s.volumes.contains_key(&kept) && !s.volumes.contains_key(&later));
+        assert_eq!(
+            s.volumes[&kept].create_index, 5,
+            "records keep their own indexes"
+        );
+        assert!(
+            touched.contains(&Touched::Volume(later)),
+            "the dropped volume is deleted on disk"
+        );
+        assert!(touched.contains(&Touched::Volume(kept)));
+        assert_eq!(s.indexes.volumes, 9);
+        assert_eq!(s.indexes.namespaces, 9);
+        assert_eq!(s.tables(), archived);
+    }
+
+    #[test]
+    fn tables_no_cluster_could_hold_are_refused() {
+        let mut s = State::default();
+        apply(
+            &mut s,
+            Command::RegisterVolumes {
+                volumes: vec![vol("v")],
+                cas: None,
+            },
+            3,
+        );
+        let mut no_default = s.tables();
+        no_default.namespaces.clear();
+        assert!(no_default.check().is_err());
+        let mut orphan = s.tables();
+        orphan.volumes[0].namespace = "elsewhere".into();
+        assert!(orphan.check().is_err());
+        let mut twice = s.tables();
+        twice.volumes.push(twice.volumes[0].clone());
+        assert!(twice.check().is_err());
+    }
+}
