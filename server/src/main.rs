@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+use stowage_cli::{AclCmd, ApiArgs, ApiCommand, NamespaceCmd, PluginCmd, VolumeCmd};
 use stowage_server::config::AgentArgs;
 use stowage_server::dev::DevArgs;
 use stowage_server::operator::OperatorArgs;
@@ -11,8 +12,23 @@ use stowage_server::{agent, bench_cmd, chaos_cmd, dev, entry, operator, secret_c
 #[derive(Parser)]
 #[command(name = "stowage", version)]
 struct Cli {
+    /// The least severe log level shown: trace, debug (every request), info, warn or error.
+    #[arg(long, env = "STOWAGE_LOG_LEVEL", global = true)]
+    log_level: Option<tracing::Level>,
+    /// Write logs as JSON objects, one per line.
+    #[arg(long, env = "STOWAGE_LOG_JSON", global = true)]
+    log_json: bool,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// Where a command of the API families is sent, and the command.
+#[derive(clap::Args)]
+struct Api<C: clap::Subcommand> {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(subcommand)]
+    cmd: C,
 }
 
 #[derive(Subcommand)]
@@ -21,7 +37,15 @@ enum Cmd {
     Agent(AgentArgs),
     /// Run a three-node cluster on this machine (no config needed).
     Dev(DevArgs),
-    /// Inspect or change cluster membership.
+    /// Register, inspect, claim and remove CSI volumes (as `nomad volume`).
+    Volume(Api<VolumeCmd>),
+    /// Show CSI plugins (as `nomad plugin`).
+    Plugin(Api<PluginCmd>),
+    /// List, create and delete namespaces (as `nomad namespace`).
+    Namespace(Api<NamespaceCmd>),
+    /// Bootstrap ACLs, and manage policies and tokens (as `nomad acl`).
+    Acl(Api<AclCmd>),
+    /// The Raft peers and cluster membership.
     Operator(OperatorArgs),
     /// Run the chaos suite: three agents, a workload, seeded faults, and a history checker.
     Chaos(chaos_cmd::ChaosArgs),
@@ -35,15 +59,27 @@ enum Cmd {
     Secret(secret_cmd::SecretArgs),
 }
 
+/// `RUST_LOG` when set; else `level` for stowage, and the libraries' chatter only from warn up.
+fn log_filter(level: Option<tracing::Level>) -> tracing_subscriber::EnvFilter {
+    if let Ok(from_env) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        return from_env;
+    }
+    let level = level.unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::EnvFilter::new(format!(
+        "{level},openraft=warn,h2=warn,tower=warn,hyper=warn,reqwest=warn"
+    ))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,openraft=warn,h2=warn,tower=warn,hyper=warn")
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let cli = Cli::parse_from(stowage_cli::nomad_style_args(std::env::args()));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(log_filter(cli.log_level))
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -55,6 +91,10 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Agent(args) => agent::run(args.resolve()?).await,
             Cmd::Dev(args) => dev::run(args).await,
+            Cmd::Volume(a) => api(a.api, ApiCommand::Volume(a.cmd)).await,
+            Cmd::Plugin(a) => api(a.api, ApiCommand::Plugin(a.cmd)).await,
+            Cmd::Namespace(a) => api(a.api, ApiCommand::Namespace(a.cmd)).await,
+            Cmd::Acl(a) => api(a.api, ApiCommand::Acl(a.cmd)).await,
             Cmd::Operator(cmd) => operator::run(cmd).await,
             Cmd::Chaos(args) => chaos_cmd::run(args).await,
             Cmd::Bench(args) => bench_cmd::run(args).await,
@@ -70,4 +110,9 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn api(api_args: ApiArgs, cmd: ApiCommand) -> anyhow::Result<u8> {
+    stowage_cli::run(&api_args, cmd).await?;
+    Ok(0)
 }

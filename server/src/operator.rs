@@ -1,9 +1,11 @@
-//! Operator commands over the internal gRPC API: show members, add a learner, change voters.
-//! Like every caller of that API, they need the cluster secret.
+//! Operator commands: `operator raft` over the HTTP API, as Nomad's; and, over the internal
+//! gRPC API, show members, add a learner, change voters. Like every caller of that API, those
+//! need the cluster secret.
 
 use crate::config::read_secret_file;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
+use stowage_cli::{ApiArgs, ApiCommand, RaftCmd, SnapshotCmd};
 use stowage_proto::api::CsiError;
 use stowage_proto::codec;
 use stowage_proto::pb::{
@@ -49,6 +51,21 @@ pub struct OperatorArgs {
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum OperatorCmd {
+    /// The Raft peers, and removing one, over the HTTP API (as `nomad operator raft`).
+    Raft {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        cmd: RaftCmd,
+    },
+    /// Save, restore or inspect a snapshot archive over the HTTP API (as `nomad operator
+    /// snapshot`).
+    Snapshot {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        cmd: SnapshotCmd,
+    },
     /// Show each member's id, addresses and role, and the leader.
     Members {
         /// Any node's RPC address.
@@ -114,8 +131,20 @@ fn check(reply: Result<tonic::Response<MembershipReply>, tonic::Status>) -> anyh
 }
 
 pub async fn run(args: OperatorArgs) -> anyhow::Result<u8> {
-    let secret = args.secret.secret()?;
-    match args.cmd {
+    let (api, cmd) = match args.cmd {
+        OperatorCmd::Raft { api, cmd } => (api, ApiCommand::Raft(cmd)),
+        OperatorCmd::Snapshot { api, cmd } => (api, ApiCommand::Snapshot(cmd)),
+        over_rpc => return over_grpc(over_rpc, &args.secret).await,
+    };
+    stowage_cli::run(&api, cmd).await?;
+    Ok(0)
+}
+
+/// The commands that talk to the internal gRPC API, with the cluster secret.
+async fn over_grpc(cmd: OperatorCmd, secret: &SecretArgs) -> anyhow::Result<u8> {
+    let secret = secret.secret()?;
+    match cmd {
+        OperatorCmd::Raft { .. } | OperatorCmd::Snapshot { .. } => {}
         OperatorCmd::Members { rpc_addr } => {
             let i = info(&rpc_addr, &secret).await?;
             let members: Vec<Member> = codec::decode(&i.members)?;
