@@ -227,6 +227,36 @@ impl TestCluster {
         self.agents.insert(id, agent);
     }
 
+    /// Starts a new, empty node `id` whose peers are the running nodes: what an operator does to
+    /// replace a dead server. It joins once it is added as a learner through the leader.
+    pub async fn add_node(&mut self, id: u64) {
+        assert!(!self.configs.contains_key(&id), "node {id} already exists");
+        let ip = loopback_ips()[0];
+        let rpc = TcpListener::bind((ip, 0)).await.expect("bind rpc");
+        let http = TcpListener::bind((ip, 0)).await.expect("bind http");
+        let mut peers: BTreeMap<u64, String> = self
+            .running()
+            .into_iter()
+            .map(|n| (n, self.rpc_addr(n)))
+            .collect();
+        peers.insert(id, rpc.local_addr().expect("addr").to_string());
+        let template = self.configs.values().next().expect("a node").clone();
+        let config = AgentConfig {
+            node_id: id,
+            data_dir: self._root.path().join(format!("node{id}")),
+            http_bind: http.local_addr().expect("addr"),
+            rpc_bind: rpc.local_addr().expect("addr"),
+            bootstrap_expect: peers.len(),
+            peers,
+            ..template
+        };
+        let agent = Agent::start(&config, Listeners { rpc, http })
+            .await
+            .expect("the new node starts");
+        self.configs.insert(id, config);
+        self.agents.insert(id, agent);
+    }
+
     pub fn wipe(&self, id: u64) {
         assert!(
             !self.agents.contains_key(&id),

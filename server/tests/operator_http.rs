@@ -1,0 +1,603 @@
+//! The operator's HTTP endpoints on three real nodes: the Raft configuration in Nomad's shape from
+//! every node, removing a dead member (by id or address, through any node), refusals without a
+//! management token while ACLs are on, `/v1/agent/self` with its secret redacted, and
+//! `/v1/metrics` as Nomad's JSON and as Prometheus text.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use stowage_testkit::acl_cluster::{AclCluster, volume_json};
+use stowage_testkit::{TestCluster, fast_timing};
+
+/// One call to node `node` as the caller holding `token` (none: anonymous): status, the
+/// `X-Nomad-Index` header if any, and the body.
+async fn call(
+    cluster: &TestCluster,
+    node: u64,
+    token: Option<&str>,
+    method: reqwest::Method,
+    path: &str,
+) -> (StatusCode, Option<u64>, String) {
+    let url = format!("http://{}{path}", cluster.http_addr(node));
+    let mut req = reqwest::Client::new().request(method, url);
+    if let Some(t) = token {
+        req = req.header("X-Nomad-Token", t);
+    }
+    let resp = req.send().await.expect("the node answered");
+    let index = resp
+        .headers()
+        .get("x-nomad-index")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (resp.status(), index, resp.text().await.expect("body"))
+}
+
+async fn get(
+    cluster: &TestCluster,
+    node: u64,
+    token: Option<&str>,
+    path: &str,
+) -> (StatusCode, String) {
+    let (status, _, body) = call(cluster, node, token, reqwest::Method::GET, path).await;
+    (status, body)
+}
+
+fn json_of(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Node `node`'s answer to `GET /v1/operator/raft/configuration` (with `query`), which must be 200.
+async fn configuration(
+    cluster: &TestCluster,
+    node: u64,
+    token: Option<&str>,
+    query: &str,
+) -> Value {
+    let path = format!("/v1/operator/raft/configuration{query}");
+    let (status, body) = get(cluster, node, token, &path).await;
+    assert_eq!(status, StatusCode::OK, "node {node}: {body}");
+    json_of(&body)
+}
+
+/// The `ID`s of a configuration's servers.
+fn server_ids(config: &Value) -> BTreeSet<String> {
+    config["Servers"]
+        .as_array()
+        .expect("Servers is an array")
+        .iter()
+        .map(|s| s["ID"].as_str().expect("ID is a string").to_string())
+        .collect()
+}
+
+fn ids(nodes: &[u64]) -> BTreeSet<String> {
+    nodes.iter().map(u64::to_string).collect()
+}
+
+/// Checks every server of `config` against the cluster's own record of that node, and returns
+/// the ID of the one server marked leader (there must be exactly one).
+fn check_servers(cluster: &TestCluster, config: &Value) -> String {
+    let servers = config["Servers"].as_array().expect("Servers");
+    for s in servers {
+        let id: u64 = s["ID"].as_str().expect("ID").parse().expect("a numeric ID");
+        assert_eq!(s["Node"], format!("node{id}"), "{s}");
+        assert_eq!(s["Address"], cluster.rpc_addr(id), "{s}");
+        assert_eq!(s["Voter"], true, "{s}");
+        assert_eq!(s["RaftProtocol"], "3", "{s}");
+        assert!(s["Leader"].is_boolean(), "{s}");
+        let keys: BTreeSet<&str> = s
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["ID", "Node", "Address", "Leader", "Voter", "RaftProtocol"]),
+            "Nomad's RaftServer fields, and no others"
+        );
+    }
+    let leaders: Vec<&str> = servers
+        .iter()
+        .filter(|s| s["Leader"] == true)
+        .map(|s| s["ID"].as_str().expect("ID"))
+        .collect();
+    assert_eq!(leaders.len(), 1, "exactly one leader: {config}");
+    leaders[0].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_node_reports_three_voters_and_the_leader_it_names_in_status() {
+    let cluster = TestCluster::start(fast_timing(5000)).await;
+    let leader = cluster.leader().await;
+    let mut indexes = BTreeSet::new();
+    for node in cluster.running() {
+        for query in ["", "?stale"] {
+            let config = configuration(&cluster, node, None, query).await;
+            let keys: BTreeSet<&str> = config
+                .as_object()
+                .expect("object")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(keys, BTreeSet::from(["Index", "Servers"]), "{config}");
+            assert_eq!(server_ids(&config), ids(&[1, 2, 3]), "node {node}{query}");
+            assert_eq!(
+                check_servers(&cluster, &config),
+                leader.to_string(),
+                "node {node}{query}"
+            );
+            indexes.insert(config["Index"].as_u64().expect("Index is a number"));
+        }
+        let (status, body) = get(&cluster, node, None, "/v1/status/leader").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json_of(&body), cluster.rpc_addr(leader), "node {node}");
+    }
+    assert_eq!(
+        indexes.len(),
+        1,
+        "every node holds the same configuration: {indexes:?}"
+    );
+    let (status, _) = get(
+        &cluster,
+        leader,
+        None,
+        "/v1/operator/raft/configuration?stale=maybe",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_follower_is_removed_through_the_other_follower() {
+    let mut cluster = TestCluster::start(fast_timing(5000)).await;
+    let leader = cluster.leader().await;
+    let [gone, via] = <[u64; 2]>::try_from(cluster.followers(leader)).expect("two followers");
+    let before = configuration(&cluster, leader, None, "").await["Index"]
+        .as_u64()
+        .expect("Index");
+    cluster.stop(gone).await;
+
+    let path = format!("/v1/operator/raft/peer?id={gone}");
+    let (status, index, body) = call(&cluster, via, None, reqwest::Method::DELETE, &path).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    let index = index.expect("X-Nomad-Index on the removal");
+    assert!(
+        index > before,
+        "the removal is a new entry: {index} after {before}"
+    );
+    for node in [leader, via] {
+        let config = configuration(&cluster, node, None, "").await;
+        assert_eq!(
+            server_ids(&config),
+            ids(&[leader, via]),
+            "node {node}: {config}"
+        );
+        assert_eq!(check_servers(&cluster, &config), leader.to_string());
+        assert_eq!(
+            config["Index"].as_u64(),
+            Some(index),
+            "node {node}: {config}"
+        );
+    }
+    // Two voters left, both running: writes still commit.
+    let url = format!(
+        "http://{}/v1/volume/csi/after-removal",
+        cluster.http_addr(via)
+    );
+    let r = reqwest::Client::new()
+        .put(url)
+        .body(volume_json("after-removal").to_string())
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        cluster
+            .local_volume_ids(leader)
+            .contains(&"after-removal".to_string())
+    );
+
+    let delete = |path: &'static str| call(&cluster, via, None, reqwest::Method::DELETE, path);
+    let (status, _, body) = delete("/v1/operator/raft/peer?id=9").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "id \"9\" was not found in the Raft configuration"
+        )
+    );
+    let (status, _, body) = delete("/v1/operator/raft/peer").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("?id"), "{body}");
+    let (status, _, body) = delete("/v1/operator/raft/peer?id=two").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // The removed member is no longer there to remove.
+    let (status, _, body) = call(&cluster, leader, None, reqwest::Method::DELETE, &path).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::BAD_REQUEST,
+            format!("id \"{gone}\" was not found in the Raft configuration")
+        )
+    );
+    assert_eq!(
+        server_ids(&configuration(&cluster, leader, None, "").await),
+        ids(&[leader, via])
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_follower_is_removed_by_its_address() {
+    let mut cluster = TestCluster::start(fast_timing(5000)).await;
+    let leader = cluster.leader().await;
+    let [gone, kept] = <[u64; 2]>::try_from(cluster.followers(leader)).expect("two followers");
+    cluster.stop(gone).await;
+
+    let delete = |path: String, node: u64| {
+        let cluster = &cluster;
+        async move { call(cluster, node, None, reqwest::Method::DELETE, &path).await }
+    };
+    let (status, _, body) =
+        delete("/v1/operator/raft/peer?address=127.0.0.1:1".into(), leader).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "address \"127.0.0.1:1\" was not found in the Raft configuration"
+        )
+    );
+    let both = format!(
+        "/v1/operator/raft/peer?id={gone}&address={}",
+        cluster.rpc_addr(gone)
+    );
+    let (status, _, body) = delete(both, leader).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        server_ids(&configuration(&cluster, leader, None, "").await),
+        ids(&[1, 2, 3])
+    );
+
+    let by_address = format!("/v1/operator/raft/peer?address={}", cluster.rpc_addr(gone));
+    let (status, index, body) = delete(by_address, kept).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    let config = configuration(&cluster, kept, None, "").await;
+    assert_eq!(server_ids(&config), ids(&[leader, kept]), "{config}");
+    assert_eq!(config["Index"].as_u64(), index, "{config}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_a_management_token_may_use_the_operator_endpoints() {
+    let mut acls = AclCluster::start().await;
+    let client = acls
+        .client_token("writer", "namespace \"default\" { policy = \"write\" }")
+        .await;
+    let leader = acls.leader;
+    let follower = acls.cluster.followers(leader)[0];
+    let denied = (StatusCode::FORBIDDEN, "Permission denied".to_string());
+    let remove = format!("/v1/operator/raft/peer?id={follower}");
+    for token in [None, Some(client.as_str())] {
+        for node in acls.cluster.running() {
+            for path in ["/v1/operator/raft/configuration", "/v1/agent/self"] {
+                let answer = get(&acls.cluster, node, token, path).await;
+                assert_eq!(answer, denied, "node {node} {path} as {token:?}");
+            }
+        }
+        let (status, _, body) = call(
+            &acls.cluster,
+            leader,
+            token,
+            reqwest::Method::DELETE,
+            &remove,
+        )
+        .await;
+        assert_eq!((status, body), denied.clone(), "removal as {token:?}");
+    }
+    // Nothing was removed, and the management token reads everything.
+    for node in acls.cluster.running() {
+        let config = configuration(&acls.cluster, node, Some(&acls.root), "").await;
+        assert_eq!(server_ids(&config), ids(&[1, 2, 3]), "node {node}");
+        let (status, body) = get(&acls.cluster, node, Some(&acls.root), "/v1/agent/self").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(json_of(&body)["config"]["ACL"]["Enabled"], true);
+    }
+    // The client token still works where its policy lets it: the refusals above were about the
+    // endpoints, not a broken token.
+    let (status, body) = get(&acls.cluster, leader, Some(&client), "/v1/volumes?type=csi").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    acls.cluster.stop(follower).await;
+    let (status, _, body) = call(
+        &acls.cluster,
+        leader,
+        Some(&acls.root),
+        reqwest::Method::DELETE,
+        &remove,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    let config = configuration(&acls.cluster, leader, Some(&acls.root), "").await;
+    assert_eq!(server_ids(&config), ids(&acls.cluster.running()));
+    acls.cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn agent_self_shows_the_node_and_never_the_cluster_secret() {
+    let cluster = TestCluster::start(fast_timing(5000)).await;
+    cluster.leader().await;
+    let secret = cluster.secret().expose().to_string();
+    assert!(secret.len() >= 16, "a real secret to look for");
+    for node in cluster.running() {
+        let (status, body) = get(&cluster, node, None, "/v1/agent/self?pretty").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            !body.contains(&secret),
+            "node {node} shows the cluster secret: {body}"
+        );
+        let me = json_of(&body);
+        assert_eq!(me["config"]["ClusterSecret"], "<redacted>", "{me}");
+        assert_eq!(me["config"]["NodeID"], node, "{me}");
+        assert_eq!(me["config"]["ACL"]["Enabled"], false, "{me}");
+        assert_eq!(me["member"]["Name"], format!("node{node}"), "{me}");
+        assert_eq!(me["member"]["Addr"], cluster.rpc_addr(node), "{me}");
+    }
+    cluster.shutdown().await;
+}
+
+/// One sample line of a Prometheus text exposition: its name, labels and value.
+#[derive(Debug)]
+struct Line {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+/// Reads one sample line strictly (label values may hold any character, escaped as the format
+/// says); `None` if it is not a well-formed sample.
+fn sample_line(line: &str) -> Option<Line> {
+    let name_end = line.find(['{', ' '])?;
+    let name = &line[..name_end];
+    let is_name = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    if !is_name(name) {
+        return None;
+    }
+    let mut rest = &line[name_end..];
+    let mut labels = BTreeMap::new();
+    if let Some(mut s) = rest.strip_prefix('{') {
+        loop {
+            if let Some(after) = s.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let (key, after) = s.split_once("=\"")?;
+            if !is_name(key) {
+                return None;
+            }
+            let mut value = String::new();
+            let mut chars = after.char_indices();
+            let close = loop {
+                match chars.next()? {
+                    (_, '\\') => match chars.next()?.1 {
+                        'n' => value.push('\n'),
+                        '\\' => value.push('\\'),
+                        '"' => value.push('"'),
+                        _ => return None,
+                    },
+                    (i, '"') => break i,
+                    (_, c) => value.push(c),
+                }
+            };
+            labels.insert(key.to_string(), value);
+            s = &after[close + 1..];
+            s = s.strip_prefix(',').unwrap_or(s);
+        }
+    }
+    let mut parts = rest.split_whitespace();
+    let value: f64 = parts.next()?.parse().ok()?;
+    if let Some(ts) = parts.next() {
+        ts.parse::<i64>().ok()?;
+    }
+    parts.next().is_none().then(|| Line {
+        name: name.to_string(),
+        labels,
+        value,
+    })
+}
+
+/// Every sample of an exposition; fails the test on any line that is neither a comment nor a
+/// well-formed sample.
+fn sample_lines(text: &str) -> Vec<Line> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| sample_line(l).unwrap_or_else(|| panic!("not a Prometheus sample line: {l}")))
+        .collect()
+}
+
+fn scalar(v: &prometheus_parse::Value) -> Option<f64> {
+    match v {
+        prometheus_parse::Value::Counter(x)
+        | prometheus_parse::Value::Gauge(x)
+        | prometheus_parse::Value::Untyped(x) => Some(*x),
+        _ => None,
+    }
+}
+
+/// Node `node`'s metrics as Prometheus text: the raw text, and the text as `prometheus-parse`
+/// reads it.
+async fn prometheus_text(cluster: &TestCluster, node: u64) -> (String, prometheus_parse::Scrape) {
+    let url = format!(
+        "http://{}/v1/metrics?format=prometheus",
+        cluster.http_addr(node)
+    );
+    let r = reqwest::get(url).await.expect("scrape");
+    assert_eq!(r.status(), StatusCode::OK);
+    let kind = r.headers()[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .expect("text")
+        .to_string();
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    let text = r.text().await.expect("body");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("the exposition parses");
+    (text, scrape)
+}
+
+/// The JSON metrics entries of `kind` (`Gauges`, `Counters`, `Samples`) named `name`.
+fn entries<'a>(metrics: &'a Value, kind: &str, name: &str) -> Vec<&'a Value> {
+    metrics[kind]
+        .as_array()
+        .unwrap_or_else(|| panic!("{kind} is an array: {metrics}"))
+        .iter()
+        .filter(|e| e["Name"] == name)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_count_volumes_requests_replication_and_fsyncs() {
+    let cluster = TestCluster::start(fast_timing(5000)).await;
+    let leader = cluster.leader().await;
+    let followers = cluster.followers(leader);
+    let http = reqwest::Client::new();
+    for id in ["m1", "m2", "m3"] {
+        let url = format!("http://{}/v1/volume/csi/{id}", cluster.http_addr(leader));
+        let r = http
+            .put(url)
+            .body(volume_json(id).to_string())
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(r.status(), StatusCode::OK, "{id}");
+    }
+    let route = [
+        ("method", "PUT"),
+        ("route", "/v1/volume/csi/{*rest}"),
+        ("status", "200"),
+    ];
+    let route_labels: BTreeMap<String, String> = route
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+
+    // Nomad's JSON summary.
+    let (status, body) = get(&cluster, leader, None, "/v1/metrics").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let metrics = json_of(&body);
+    let stamp = metrics["Timestamp"].as_str().expect("Timestamp");
+    assert!(
+        stamp.len() >= 20 && stamp.ends_with('Z'),
+        "RFC 3339 UTC: {stamp}"
+    );
+    for kind in ["Gauges", "Counters", "Samples"] {
+        for e in metrics[kind].as_array().expect("array") {
+            assert!(
+                e["Name"].is_string() && e["Labels"].is_object(),
+                "{kind}: {e}"
+            );
+        }
+    }
+    for g in metrics["Gauges"].as_array().expect("Gauges") {
+        assert!(g["Value"].is_number(), "{g}");
+    }
+    let volumes = entries(&metrics, "Gauges", "stowage_volumes");
+    assert_eq!(volumes.len(), 1, "{metrics}");
+    assert_eq!(volumes[0]["Value"].as_f64(), Some(3.0));
+    let lag: BTreeSet<String> = entries(&metrics, "Gauges", "stowage_raft_replication_lag_entries")
+        .iter()
+        .map(|g| {
+            g["Labels"]["follower"]
+                .as_str()
+                .expect("follower label")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(lag, ids(&followers));
+    let puts: Vec<&Value> = entries(&metrics, "Counters", "stowage_http_requests_total")
+        .into_iter()
+        .filter(|c| {
+            serde_json::from_value::<BTreeMap<String, String>>(c["Labels"].clone()).ok()
+                == Some(route_labels.clone())
+        })
+        .collect();
+    assert_eq!(puts.len(), 1, "{metrics}");
+    assert_eq!(puts[0]["Count"].as_u64(), Some(3), "{}", puts[0]);
+    let fsync = entries(&metrics, "Samples", "stowage_fsync_seconds");
+    assert_eq!(fsync.len(), 1, "{metrics}");
+    assert!(
+        fsync[0]["Count"].as_u64().expect("Count") > 0,
+        "{}",
+        fsync[0]
+    );
+
+    // Prometheus text: read strictly line by line, and by prometheus-parse for the types.
+    // prometheus-parse reads labels up to the first `}`, so it skips (silently) every series of a
+    // route such as `/v1/volume/csi/{*rest}`: those are checked with the strict reader only.
+    let (text, scrape) = prometheus_text(&cluster, leader).await;
+    let lines = sample_lines(&text);
+    let one = |name: &str| -> f64 {
+        let found: Vec<f64> = scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .map(|s| scalar(&s.value).unwrap_or_else(|| panic!("{name} is a number: {s:?}")))
+            .collect();
+        assert_eq!(found.len(), 1, "one series of {name}: {found:?}");
+        found[0]
+    };
+    assert_eq!(one("stowage_volumes"), 3.0);
+    let volumes_sample = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "stowage_volumes")
+        .expect("volumes");
+    assert_eq!(volumes_sample.value, prometheus_parse::Value::Gauge(3.0));
+    assert!(
+        scrape.docs.contains_key("stowage_volumes"),
+        "HELP for stowage_volumes"
+    );
+    assert!(one("stowage_raft_applied_index") > 0.0);
+    assert!(one("stowage_fsync_seconds_count") > 0.0);
+    let lag: BTreeSet<String> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "stowage_raft_replication_lag_entries")
+        .map(|s| {
+            s.labels
+                .get("follower")
+                .expect("follower label")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(lag, ids(&followers));
+    let puts: Vec<&Line> = lines
+        .iter()
+        .filter(|l| l.name == "stowage_http_requests_total" && l.labels == route_labels)
+        .collect();
+    assert_eq!(puts.len(), 1, "{text}");
+    assert_eq!(puts[0].value, 3.0);
+    assert!(
+        text.lines()
+            .any(|l| l == "# TYPE stowage_http_requests_total counter"),
+        "{text}"
+    );
+
+    // A follower has no followers of its own to report.
+    let (_, scrape) = prometheus_text(&cluster, followers[0]).await;
+    assert!(
+        !scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "stowage_raft_replication_lag_entries"),
+        "a follower reports no replication lag"
+    );
+
+    let (status, body) = get(&cluster, leader, None, "/v1/metrics?format=bogus").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    cluster.shutdown().await;
+}
