@@ -6,13 +6,14 @@ use axum::body::Body;
 use axum::http::HeaderMap;
 use serde::de::DeserializeOwned;
 
-/// Largest request body accepted.
+/// Largest request body accepted unless a node is configured otherwise.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
 pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<bytes::Bytes, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY)
+    // The router's `limits::bodies` bounds every body, by size and by time.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
-        .map_err(|_| ApiError::TooLarge)?;
+        .map_err(crate::limits::read_failure)?;
     let chunked = headers
         .get(axum::http::header::TRANSFER_ENCODING)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));

@@ -24,6 +24,12 @@ pub enum ApiError {
     InvalidMethod,
     #[error("Request body too large")]
     TooLarge,
+    /// The body did not arrive in time: nothing was read or written.
+    #[error("Request body not received in time")]
+    BodyTimeout,
+    /// The client already holds as many connections to this node as it may.
+    #[error("Too many connections from {ip}: this node allows {limit} per client address")]
+    TooManyConnections { ip: std::net::IpAddr, limit: usize },
     /// Needs a call to a CSI controller plugin, which this service does not make yet.
     #[error("{0}")]
     NotImplemented(String),
@@ -40,6 +46,9 @@ impl ApiError {
             ApiError::NoRoute | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::InvalidMethod => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyConnections { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Csi(CsiError::TooManyWatchers { .. }) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Csi(CsiError::Invalid(_) | CsiError::AclDisabled) => StatusCode::BAD_REQUEST,
             ApiError::Csi(CsiError::PermissionDenied) => StatusCode::FORBIDDEN,
@@ -83,6 +92,8 @@ impl ApiError {
             ApiError::NotFound { code, .. } => *code,
             ApiError::InvalidMethod => ErrorCode::InvalidMethod,
             ApiError::TooLarge => ErrorCode::BodyTooLarge,
+            ApiError::BodyTimeout => ErrorCode::RequestTimeout,
+            ApiError::TooManyConnections { .. } => ErrorCode::TooManyConnections,
             ApiError::NotImplemented(_) => ErrorCode::NotImplemented,
             ApiError::Csi(e) => e.code(),
         }
@@ -99,7 +110,7 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         headers.insert(ERROR_HEADER, HeaderValue::from_static(self.code().as_str()));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp

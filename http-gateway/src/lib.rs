@@ -13,12 +13,14 @@ mod claims;
 mod error;
 mod events;
 mod input;
+mod limits;
 mod metrics;
 mod namespaces;
 mod operator;
 mod params;
 mod plugins;
 mod respond;
+mod serve;
 mod snapshot;
 mod status;
 mod volumes;
@@ -26,20 +28,25 @@ mod volumes;
 pub use backend::{Backend, Freshness, HealthReport};
 pub use body::MAX_BODY;
 pub use error::ApiError;
+pub use limits::{Limits, MIN_HEADER_BYTES};
 pub use metrics::Metrics;
 pub use params::parse_go_duration;
+pub use serve::serve;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use error::invalid_method;
-use std::future::Future;
-use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 
-/// The complete router for one node.
+/// The complete router for one node, with the default limits.
 pub fn router<B: Backend>(backend: B) -> Router {
+    router_with(backend, &Limits::default())
+}
+
+/// The complete router for one node, with `limits` on request bodies.
+pub fn router_with<B: Backend>(backend: B, limits: &Limits) -> Router {
     let passthrough = || {
         get(volumes::plugin_passthrough)
             .put(volumes::plugin_passthrough)
@@ -133,53 +140,13 @@ pub fn router<B: Backend>(backend: B) -> Router {
         .route("/v1/namespace/{name}", any(namespaces::one::<B>))
         .fallback(error::no_route)
         .layer(axum::middleware::from_fn_with_state(
+            limits.clone(),
+            limits::bodies,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             backend.clone(),
             metrics::track::<B>,
         ))
         .with_state(backend)
         .layer(CompressionLayer::new())
-}
-
-/// Serves `router` on an already-bound listener until `shutdown` resolves, then lets the
-/// connections finish what they are doing. Every connection runs in a task this future owns, so
-/// dropping the future (when draining takes too long) drops every connection with it.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut connections = tokio::task::JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    // A connection that failed while being accepted (reset, or out of file
-                    // descriptors for a moment) is that connection's problem, not the server's.
-                    Err(e) => {
-                        tracing::warn!("accepting an HTTP connection: {e}");
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                let conn = builder
-                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                connections.spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
 }

@@ -72,26 +72,43 @@ pub(crate) async fn track<B: Backend>(State(b): State<B>, req: Request, next: Ne
         .map_or("unmatched", MatchedPath::as_str)
         .to_string();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let uri = req.uri().clone();
     let resp = next.run(req).await;
     let elapsed = started.elapsed();
     let status = resp.status();
     let m = b.metrics();
-    let labels = [route.as_str(), method.as_str(), status.as_str()];
+    let labels = [route.as_str(), method_label(&method), status.as_str()];
     m.requests.with_label_values(&labels).inc();
     m.latency
         .with_label_values(&labels)
         .observe(elapsed.as_secs_f64());
-    tracing::info!(
+    // At debug, as Nomad logs requests: a busy node would otherwise spend its time logging.
+    tracing::debug!(
         target: "stowage::http",
         node = %m.node,
         method = %method,
-        path = %path,
+        path = %uri.path(),
         status = status.as_u16(),
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
     );
     resp
+}
+
+/// The method as a label: HTTP allows any token as a method, and a label per made-up method
+/// would let any client grow the registry without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::PUT => "PUT",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 /// `GET /v1/metrics`: JSON in Nomad's shape by default, Prometheus text with

@@ -17,11 +17,12 @@ const VERSION: u8 = 1;
 const DIGEST_LEN: usize = 32;
 
 /// What an archive says about itself, readable without decoding the tables.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
 pub struct ArchiveHeader {
     /// The log index the tables are as of.
     pub index: u64,
+    /// The term of the node that made it, when it made it.
     pub term: u64,
     /// When it was made (RFC 3339) and by which node.
     pub created: String,

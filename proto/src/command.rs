@@ -111,8 +111,10 @@ pub struct ClaimRecord {
     pub claim: Claim,
 }
 
-/// Every replicated table, as a snapshot archive holds them.
+/// Every replicated table, as a snapshot archive holds them. Fields default when absent, so
+/// that a table added later leaves older entries and archives readable.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Tables {
     pub volumes: Vec<Volume>,
     pub claims: Vec<ClaimRecord>,
@@ -123,11 +125,47 @@ pub struct Tables {
     pub acl_bootstrap: Option<u64>,
 }
 
+/// Refuses the first item of `items` that is listed twice.
+fn unique<T: Ord + std::fmt::Debug>(
+    what: &str,
+    items: impl Iterator<Item = T>,
+) -> Result<(), CsiError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for item in items {
+        if let Some(again) = seen.replace(item) {
+            return Err(CsiError::invalid(format!(
+                "snapshot: {what} {again:?} is listed twice"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Tables {
-    /// Refuses tables that no cluster could have written: a volume outside every namespace, a
+    /// Refuses tables that no cluster could have written: a record listed twice (two tokens
+    /// with one secret would let one stand for the other), a volume outside every namespace, a
     /// claim on a missing volume, no `default` namespace, or a volume that breaks the rules a
     /// register is held to. A restore then never puts in place what the API could not reach.
     pub fn check(&self) -> Result<(), CsiError> {
+        unique("namespace", self.namespaces.iter().map(|n| n.name.as_str()))?;
+        unique("plugin", self.plugins.iter().map(|p| p.id.as_str()))?;
+        unique(
+            "ACL policy",
+            self.acl_policies.iter().map(|p| p.name.as_str()),
+        )?;
+        unique(
+            "ACL token",
+            self.acl_tokens.iter().map(|t| t.accessor_id.as_str()),
+        )?;
+        unique(
+            "ACL token secret",
+            self.acl_tokens.iter().map(|t| t.secret_hash.as_str()),
+        )?;
+        let claims = self
+            .claims
+            .iter()
+            .map(|c| (&c.volume, c.claim.allocation_id.as_str()));
+        unique("claim", claims)?;
         let namespaces: std::collections::BTreeSet<&str> =
             self.namespaces.iter().map(|n| n.name.as_str()).collect();
         if !namespaces.contains(Namespace::DEFAULT) {
@@ -249,6 +287,9 @@ impl Command {
             Command::UpsertPlugin { plugin } => {
                 if plugin.id.is_empty() {
                     return Err(CsiError::invalid("missing plugin ID"));
+                }
+                if let Some(problem) = crate::rules::unaddressable("plugin ID", &plugin.id) {
+                    return Err(CsiError::invalid(format!("validation: {problem}")));
                 }
                 let counts = [
                     plugin.controllers_healthy,

@@ -5,7 +5,7 @@
 //! that was deleted or expired ends the stream. A subscriber that the ring of events overtook is
 //! sent an error frame and cut off.
 
-use crate::csi::Csi;
+use crate::csi::{Csi, Store};
 use crate::events::{Event, EventLog, Next, Topic};
 use crate::forward::Forwarder;
 use crate::state::State;
@@ -79,11 +79,34 @@ impl Subscriber {
         })
     }
 
+    /// Checks the caller again: a token deleted or expired ends the stream, and narrowed
+    /// rights apply from now on.
+    async fn recheck(&mut self) -> Result<(), String> {
+        self.next_heartbeat = Instant::now() + HEARTBEAT;
+        match self.csi.rights(&self.token).await {
+            Ok(acl) => {
+                self.acl = acl;
+                Ok(())
+            }
+            Err(e) => {
+                self.done = true;
+                Err(error_frame(&e.to_string()))
+            }
+        }
+    }
+
     /// The next chunk of the stream, or `None` when it ends.
     async fn step(&mut self) -> Option<String> {
         loop {
             if self.done {
                 return None;
+            }
+            // Every heartbeat interval, busy or not: a stream that always has events to send
+            // must not keep serving a token that was revoked.
+            if Instant::now() >= self.next_heartbeat
+                && let Err(frame) = self.recheck().await
+            {
+                return Some(frame);
             }
             match self.log().after(self.cursor, PAGE, self.resume) {
                 Next::Behind { oldest } => {
@@ -107,16 +130,9 @@ impl Subscriber {
                     tokio::select! {
                         changed = self.wake.changed() => if changed.is_err() { return None },
                         () = tokio::time::sleep_until(self.next_heartbeat) => {
-                            self.next_heartbeat = Instant::now() + HEARTBEAT;
-                            return Some(match self.csi.rights(&self.token).await {
-                                Ok(acl) => {
-                                    self.acl = acl;
-                                    "{}\n".to_string()
-                                }
-                                Err(e) => {
-                                    self.done = true;
-                                    error_frame(&e.to_string())
-                                }
+                            return Some(match self.recheck().await {
+                                Ok(()) => "{}\n".to_string(),
+                                Err(frame) => frame,
                             });
                         }
                         () = released => return None,
@@ -169,6 +185,8 @@ impl Csi<Forwarder> {
         query: EventQuery,
     ) -> Result<BoxStream<'static, String>, CsiError> {
         let acl = self.rights(&token).await?;
+        // A stream holds a node's resources as long as a blocking query, and counts as one.
+        self.store().room_for_watcher()?;
         let log = self.store().reader().events();
         let wake = log.subscribe();
         let subscriber = Subscriber {

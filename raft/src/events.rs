@@ -166,7 +166,39 @@ impl EventLog {
             };
         }
         let start = ring.partition_point(|e| e.index <= after);
-        Next::Events(ring.iter().skip(start).take(max).cloned().collect())
+        let mut page: Vec<Event> = ring.iter().skip(start).take(max).cloned().collect();
+        // A page ends at an index boundary: the reader's cursor is an index, so the rest of a
+        // split index would never be read.
+        if let Some(last) = page.last().map(|e| e.index) {
+            page.extend(
+                ring.iter()
+                    .skip(start + page.len())
+                    .take_while(|e| e.index == last)
+                    .cloned(),
+            );
+        }
+        Next::Events(page)
+    }
+
+    /// Records that this node's state jumped to `index` without its events (a snapshot was
+    /// installed, or a restore replaced every table): every reader is told it fell behind and
+    /// must start again, rather than miss what changed without knowing.
+    pub(crate) fn gap(&self, index: u64) {
+        {
+            let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+            ring.clear();
+            let mut through = self
+                .dropped_through
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            *through = (*through).max(index);
+        }
+        self.newest.send_replace(index);
+    }
+
+    /// How many streams are subscribed now.
+    pub fn subscribers(&self) -> usize {
+        self.newest.receiver_count()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
@@ -208,5 +240,20 @@ mod tests {
         };
         assert_eq!(resumed[0].index, 11);
         assert_eq!(*log.subscribe().borrow(), 10 + KEEP as u64);
+    }
+
+    #[test]
+    fn a_page_never_splits_an_index_and_a_gap_cuts_readers_off() {
+        let log = EventLog::default();
+        let mut many: Vec<Event> = (0..5).map(|_| event(7)).collect();
+        many.push(event(8));
+        log.record(many);
+        let Next::Events(page) = log.after(0, 2, true) else {
+            panic!("expected events");
+        };
+        assert_eq!(page.len(), 5, "all of index 7, though the page asked for 2");
+        log.gap(20);
+        assert_eq!(log.after(8, 10, false), Next::Behind { oldest: 21 });
+        assert_eq!(log.after(20, 10, false), Next::Events(vec![]));
     }
 }

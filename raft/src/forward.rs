@@ -76,6 +76,8 @@ pub struct Forwarder {
     pub(crate) read_rounds: Rounds<Result<u64, CsiError>>,
     /// Read-index requests to this node, as leader, that share one quorum confirmation.
     pub(crate) leader_rounds: Rounds<Result<u64, ClusterError>>,
+    /// How many blocking queries this node holds at once.
+    pub(crate) max_blocking_queries: usize,
 }
 
 /// On whose behalf a write is made.

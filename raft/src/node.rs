@@ -108,6 +108,8 @@ pub struct NodeConfig {
     pub faults: TestFaults,
     /// Whether callers are held to ACL tokens and policies.
     pub acl_enabled: bool,
+    /// How many blocking queries this node holds at once; more are refused.
+    pub max_blocking_queries: usize,
 }
 
 /// The file in a node's data dir where an operator puts the index of an ACL bootstrap to redo,
@@ -197,6 +199,7 @@ impl RaftNode {
             bootstrap_reset: Some(config.data_dir.join(BOOTSTRAP_RESET_FILE)),
             read_rounds: Default::default(),
             leader_rounds: Default::default(),
+            max_blocking_queries: config.max_blocking_queries,
         };
         let csi = Csi::new(forwarder.clone());
         let contact = Arc::new(LeaderContact::default());

@@ -59,6 +59,7 @@ impl Agent {
             secret: config.secret.clone(),
             faults: config.faults,
             acl_enabled: config.acl_enabled,
+            max_blocking_queries: config.limits.max_blocking_queries,
         };
         if config.faults.any() {
             tracing::warn!(
@@ -79,15 +80,20 @@ impl Agent {
                 return Err(anyhow::anyhow!("cannot set up metrics: {e}"));
             }
         };
-        let router = stowage_http_gateway::router(NodeBackend {
-            status: node.status.clone(),
-            csi: node.csi.clone(),
-            metrics,
-            config: config.redacted_json(),
-        });
+        let router = stowage_http_gateway::router_with(
+            NodeBackend {
+                status: node.status.clone(),
+                csi: node.csi.clone(),
+                metrics,
+                config: config.redacted_json(),
+            },
+            &config.limits.http,
+        );
         let http_listener = listeners.http;
+        let limits = config.limits.http.clone();
         let http = Served::spawn("HTTP", |stop| async move {
-            if let Err(e) = stowage_http_gateway::serve(http_listener, router, stop).await {
+            if let Err(e) = stowage_http_gateway::serve(http_listener, router, &limits, stop).await
+            {
                 tracing::error!("HTTP server ended: {e}");
             }
         });

@@ -1,6 +1,7 @@
 //! Agent configuration from flags, environment variables and an optional TOML file, in that
 //! order of precedence, checked once at start-up.
 
+use crate::limits::{FileLimits, LimitArgs, NodeLimits};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -51,8 +52,11 @@ pub struct AgentArgs {
     /// machines slow enough that the default would see needless elections.
     #[arg(long, env = "STOWAGE_RAFT_MULTIPLIER")]
     pub raft_multiplier: Option<u32>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// A TOML file with any of: node_id, data_dir, http_addr, rpc_addr, peers, bootstrap_expect,
-    /// cluster_secret_file, cluster_secret, raft_multiplier, and an `[acl]` table with `enabled`.
+    /// cluster_secret_file, cluster_secret, raft_multiplier, an `[acl]` table with `enabled`, and a
+    /// `[limits]` table with the limit settings below.
     #[arg(long, env = "STOWAGE_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -72,6 +76,8 @@ struct FileConfig {
     raft_multiplier: Option<u32>,
     #[serde(default)]
     acl: FileAcl,
+    #[serde(default)]
+    limits: FileLimits,
 }
 
 /// The config file's `[acl]` table.
@@ -96,6 +102,8 @@ pub struct AgentConfig {
     pub acl_enabled: bool,
     /// Raft's timing: the defaults scaled by `raft_multiplier`.
     pub timing: RaftTiming,
+    /// What this node allows its clients.
+    pub limits: NodeLimits,
     /// Deliberately wrong behaviours, for the chaos suite's self-checks: no flag, variable or
     /// file sets them, and a default build has none.
     pub faults: TestFaults,
@@ -136,6 +144,14 @@ impl AgentConfig {
             "BootstrapExpect": self.bootstrap_expect,
             "ClusterSecret": "<redacted>",
             "ACL": { "Enabled": self.acl_enabled },
+            "Limits": {
+                "HTTPMaxBody": self.limits.http.max_body,
+                "HTTPMaxHeaderBytes": self.limits.http.max_header_bytes,
+                "HTTPMaxConnsPerClient": self.limits.http.max_conns_per_ip,
+                "HTTPHeaderTimeoutMs": self.limits.http.header_timeout.as_millis() as u64,
+                "HTTPBodyTimeoutMs": self.limits.http.body_timeout.as_millis() as u64,
+                "MaxBlockingQueries": self.limits.max_blocking_queries,
+            },
             "Raft": {
                 "HeartbeatMs": self.timing.heartbeat_ms,
                 "ElectionTimeoutMs": [self.timing.election_min_ms, self.timing.election_max_ms],
@@ -268,6 +284,7 @@ impl AgentArgs {
             secret,
             acl_enabled: self.acl_enabled || file.acl.enabled,
             timing: RaftTiming::default().scaled(multiplier),
+            limits: self.limits.resolve(file.limits)?,
             faults: TestFaults::default(),
         };
         if !config.peers.contains_key(&node_id) {

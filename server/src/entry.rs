@@ -247,7 +247,8 @@ pub async fn run(args: EntryArgs) -> anyhow::Result<u8> {
         Duration::from_millis(args.check_interval_ms.max(50)),
     ));
     let router = Router::new().fallback(forward).with_state(entry);
-    let served = stowage_http_gateway::serve(listener, router, stop_signal()).await;
+    let served =
+        stowage_http_gateway::serve(listener, router, &Default::default(), stop_signal()).await;
     checks.abort();
     served.context("the gateway stopped")?;
     Ok(0)

@@ -13,6 +13,7 @@ pub mod config;
 pub mod dev;
 pub mod entry;
 pub mod launch;
+pub mod limits;
 pub mod operator;
 pub mod secret_cmd;
 

@@ -71,7 +71,7 @@ fn log_filter(level: Option<tracing::Level>) -> tracing_subscriber::EnvFilter {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(stowage_cli::nomad_style_args(std::env::args()));
+    let cli = Cli::parse_from(stowage_cli::nomad_style_args(std::env::args_os()));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(log_filter(cli.log_level))
         .with_writer(std::io::stderr);

@@ -144,7 +144,10 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<u8> {
 async fn over_grpc(cmd: OperatorCmd, secret: &SecretArgs) -> anyhow::Result<u8> {
     let secret = secret.secret()?;
     match cmd {
-        OperatorCmd::Raft { .. } | OperatorCmd::Snapshot { .. } => {}
+        // `run` sends these over HTTP before it gets here.
+        OperatorCmd::Raft { .. } | OperatorCmd::Snapshot { .. } => {
+            bail!("operator raft and operator snapshot are HTTP commands")
+        }
         OperatorCmd::Members { rpc_addr } => {
             let i = info(&rpc_addr, &secret).await?;
             let members: Vec<Member> = codec::decode(&i.members)?;

@@ -31,6 +31,11 @@ pub enum CsiError {
     /// An ACL endpoint was called while ACLs are off.
     #[error("ACL support disabled")]
     AclDisabled,
+    /// A blocking query found its node already holding as many as it allows: nothing waits.
+    #[error(
+        "this node already holds {limit} blocking queries, its limit; retry later, or read without an index"
+    )]
+    TooManyWatchers { limit: usize },
 }
 
 /// A refusal's stable identity. The strings are part of the API: never rename one.
@@ -69,10 +74,13 @@ pub enum ErrorCode {
     AclPolicyNotFound,
     AclTokenUnchangeable,
     AclTokenExists,
+    TooManyWatchers,
+    TooManyConnections,
+    RequestTimeout,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::InvalidRequest,
         ErrorCode::NoRoute,
         ErrorCode::InvalidMethod,
@@ -105,6 +113,9 @@ impl ErrorCode {
         ErrorCode::AclPolicyNotFound,
         ErrorCode::AclTokenUnchangeable,
         ErrorCode::AclTokenExists,
+        ErrorCode::TooManyWatchers,
+        ErrorCode::TooManyConnections,
+        ErrorCode::RequestTimeout,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -141,6 +152,9 @@ impl ErrorCode {
             ErrorCode::AclPolicyNotFound => "acl-policy-not-found",
             ErrorCode::AclTokenUnchangeable => "acl-token-unchangeable",
             ErrorCode::AclTokenExists => "acl-token-exists",
+            ErrorCode::TooManyWatchers => "too-many-watchers",
+            ErrorCode::TooManyConnections => "too-many-connections",
+            ErrorCode::RequestTimeout => "request-timeout",
         }
     }
 }
@@ -232,6 +246,7 @@ impl CsiError {
             CsiError::Cluster(e) => e.code(),
             CsiError::PermissionDenied => ErrorCode::PermissionDenied,
             CsiError::AclDisabled => ErrorCode::AclDisabled,
+            CsiError::TooManyWatchers { .. } => ErrorCode::TooManyWatchers,
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod claim;
 mod humanize;
+mod limits;
 mod merge;
 mod validate;
 
@@ -11,5 +12,6 @@ pub use claim::{
     has_free_write_claims, read_schedulable, write_schedulable,
 };
 pub use humanize::bytes_si;
+pub use limits::{MAX_ENTRIES, MAX_ID, MAX_ITEMS, MAX_KEY, MAX_TEXT, MAX_VALUE, unaddressable};
 pub use merge::{MergeError, merge_update, multierror};
 pub use validate::{RawModes, validate, validate_claim};

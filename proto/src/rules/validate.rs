@@ -52,6 +52,7 @@ pub fn validate(v: &Volume, raw: &RawModes) -> Vec<String> {
             super::bytes_si(v.requested_capacity_min)
         ));
     }
+    errs.extend(super::limits::volume_limits(v));
     errs
 }
 
@@ -79,6 +80,7 @@ pub fn validate_claim(req: &ClaimRequest, raw: &RawModes) -> Vec<String> {
     if req.state == ClaimState::Taken && req.mode != ClaimMode::Gc && req.node_id.is_empty() {
         errs.push("missing node ID".to_string());
     }
+    errs.extend(super::limits::claim_limits(req));
     errs
 }
 

@@ -135,7 +135,11 @@ impl<S: Store> Csi<S> {
             }
             other => other?,
         };
-        // A blocking query (an index given) waits for a change after that index.
+        // A blocking query (an index given) waits for a change after that index, if this node
+        // has room for one more.
+        if opts.index > 0 && found.changed_at <= opts.index {
+            self.store.room_for_watcher()?;
+        }
         if opts.index > 0 {
             let wait = if opts.wait.is_zero() {
                 MAX_WAIT

@@ -50,6 +50,9 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Whether callers are held to ACLs.
     fn acl_enabled(&self) -> bool;
+
+    /// Refuses one more blocking query when this node already holds as many as it allows.
+    fn room_for_watcher(&self) -> Result<(), CsiError>;
 }
 
 impl Store for Forwarder {
@@ -82,5 +85,14 @@ impl Store for Forwarder {
 
     fn acl_enabled(&self) -> bool {
         self.acl_enabled
+    }
+
+    fn room_for_watcher(&self) -> Result<(), CsiError> {
+        let limit = self.max_blocking_queries;
+        if self.reader.blocked_watchers() >= limit {
+            Err(CsiError::TooManyWatchers { limit })
+        } else {
+            Ok(())
+        }
     }
 }

@@ -53,9 +53,10 @@ impl State {
     }
 
     /// Replaces every table with `tables` at `index`. Every record of the old state and of the
-    /// new one is touched, so the old ones are deleted from disk and the new ones written; every
-    /// table index becomes `index`. Records keep the create and modify indexes they had when
-    /// the archive was made.
+    /// new one is touched, so the old ones are deleted from disk and the new ones written. Every
+    /// table index and every record's modify index become `index`: a blocking read of one
+    /// record compares its modify index with the index it last saw, and must see that the
+    /// record changed. Records keep their create indexes.
     pub(super) fn restore(
         &mut self,
         tables: &Tables,
@@ -63,7 +64,7 @@ impl State {
         touched: &mut Vec<Touched>,
     ) -> Outcome {
         let mut records = self.all_records();
-        let image = StateImage {
+        let mut image = StateImage {
             last_applied: None,
             membership: StoredMembership::default(),
             indexes: TableIndexes {
@@ -81,6 +82,26 @@ impl State {
             acl_tokens: tables.acl_tokens.clone(),
             acl_bootstrap: tables.acl_bootstrap,
         };
+        image
+            .volumes
+            .iter_mut()
+            .for_each(|v| v.modify_index = index);
+        image
+            .plugins
+            .iter_mut()
+            .for_each(|p| p.modify_index = index);
+        image
+            .namespaces
+            .iter_mut()
+            .for_each(|n| n.modify_index = index);
+        image
+            .acl_policies
+            .iter_mut()
+            .for_each(|p| p.modify_index = index);
+        image
+            .acl_tokens
+            .iter_mut()
+            .for_each(|t| t.modify_index = index);
         *self = State::from_image(&image);
         records.extend(self.all_records());
         records.sort();
@@ -165,7 +186,13 @@ mod tests {
         assert!(touched.contains(&Touched::Volume(kept)));
         assert_eq!(s.indexes.volumes, 9);
         assert_eq!(s.indexes.namespaces, 9);
-        assert_eq!(s.tables(), archived);
+        let mut expected = archived.clone();
+        expected.volumes.iter_mut().for_each(|v| v.modify_index = 9);
+        expected
+            .namespaces
+            .iter_mut()
+            .for_each(|n| n.modify_index = 9);
+        assert_eq!(s.tables(), expected);
     }
 
     #[test]
@@ -188,5 +215,10 @@ mod tests {
         let mut twice = s.tables();
         twice.volumes.push(twice.volumes[0].clone());
         assert!(twice.check().is_err());
+        let mut two_defaults = s.tables();
+        two_defaults
+            .namespaces
+            .push(two_defaults.namespaces[0].clone());
+        assert!(two_defaults.check().is_err());
     }
 }

@@ -86,9 +86,9 @@ impl StateReader {
         self.shared.notifier.release();
     }
 
-    /// How many blocking queries wait on this node right now.
+    /// How many blocking queries and event streams wait on this node right now.
     pub fn blocked_watchers(&self) -> usize {
-        self.shared.notifier.watchers()
+        self.shared.notifier.watchers() + self.shared.events.subscribers()
     }
 
     pub fn subscribe_tables(&self) -> tokio::sync::watch::Receiver<TableIndexes> {

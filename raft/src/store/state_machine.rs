@@ -25,7 +25,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use stowage_proto::acl::{AclPolicy, AclToken};
-use stowage_proto::{CommandResponse, Outcome, VolumeKey, codec};
+use stowage_proto::{Command, CommandResponse, Outcome, VolumeKey, codec};
 
 const KEY_APPLIED: &[u8] = b"last_applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
@@ -333,6 +333,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         }
         let mut touched = Vec::new();
         let mut events = Vec::new();
+        // A restore in this batch: events before it are moot, and readers must start again.
+        let mut restored_at = None;
         let mut breaches = 0;
         let mut replies = Vec::with_capacity(batch_entries.len());
         let mut write = WriteBatch::default();
@@ -352,7 +354,12 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                             breaches += 1;
                         }
                         if response.result.is_ok() {
-                            events.extend(events_of(&req.command, index, &touched[from..]));
+                            if matches!(req.command, Command::RestoreTables { .. }) {
+                                restored_at = Some(index);
+                                events.clear();
+                            } else {
+                                events.extend(events_of(&req.command, index, &touched[from..]));
+                            }
                         }
                         response
                     }
@@ -400,6 +407,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             })
             .collect();
         self.shared.notifier.publish(indexes, changed);
+        if let Some(index) = restored_at {
+            self.shared.events.gap(index);
+        }
         self.shared.events.record(events);
         for (responder, response) in replies {
             if let Some(r) = responder {
@@ -426,6 +436,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let (indexes, index) = (machine.state.indexes, machine.applied_index());
         *self.shared.write() = machine;
         self.shared.notifier.publish_everything(indexes, index);
+        self.shared.events.gap(index);
         Ok(())
     }
 

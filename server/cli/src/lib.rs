@@ -22,6 +22,8 @@ pub use raft::RaftCmd;
 pub use snapshot::SnapshotCmd;
 pub use volume::VolumeCmd;
 
+use std::ffi::OsString;
+
 /// One command of the API families, with where to send it.
 #[derive(Debug, Clone)]
 pub enum ApiCommand {
@@ -48,8 +50,10 @@ pub async fn run(api: &ApiArgs, cmd: ApiCommand) -> anyhow::Result<()> {
 
 /// Nomad's flags take one dash (`-address=…`, `-json`); clap's long flags take two. A word of
 /// two or more letters after a single dash is read as the long flag it names, so both spellings
-/// work. `-` alone (stdin), `--…`, and single-letter flags such as `-h` are left as they are.
-pub fn nomad_style_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+/// work. `-` alone (stdin), `--…`, single-letter flags such as `-h`, everything after `--`, and
+/// arguments that are not UTF-8 are left as they are. (A value that itself looks like a
+/// one-dash word must be written `-flag=value`.)
+pub fn nomad_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut out = Vec::new();
     let mut rest_are_values = false;
     for arg in args {
@@ -58,7 +62,11 @@ pub fn nomad_style_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
             out.push(arg);
             continue;
         }
-        let name = arg.strip_prefix('-').filter(|r| !r.starts_with('-'));
+        let Some(text) = arg.to_str() else {
+            out.push(arg);
+            continue;
+        };
+        let name = text.strip_prefix('-').filter(|r| !r.starts_with('-'));
         let long = name.is_some_and(|n| {
             let word = n.split('=').next().unwrap_or_default();
             word.len() >= 2
@@ -67,7 +75,7 @@ pub fn nomad_style_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
                 && word.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         });
-        out.push(if long { format!("-{arg}") } else { arg });
+        out.push(if long { format!("-{text}").into() } else { arg });
     }
     out
 }
@@ -78,7 +86,7 @@ mod tests {
 
     #[test]
     fn single_dash_words_become_long_flags() {
-        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
         assert_eq!(
             nomad_style_args(args(&[
                 "stowage",

@@ -24,6 +24,9 @@ pub enum VolumeCmd {
     },
     /// Register or update a volume from a specification file (HCL or JSON), `-` for stdin.
     Register {
+        /// The namespace of a spec that names none.
+        #[command(flatten)]
+        ns: NamespaceArg,
         /// Override soft-mandatory policies, as Nomad's flag of that name.
         #[arg(long)]
         policy_override: bool,
@@ -43,7 +46,8 @@ pub enum VolumeCmd {
         verbose: bool,
         id: Option<String>,
     },
-    /// Remove a volume; `-force` frees its claims first.
+    /// Remove a volume; with `-force`, even while claims are being released (never while one
+    /// is still taken).
     Deregister {
         #[command(flatten)]
         ns: NamespaceArg,
@@ -108,9 +112,10 @@ pub async fn run(client: &Client, cmd: VolumeCmd) -> anyhow::Result<()> {
     match cmd {
         VolumeCmd::Init { json, file } => init(json, file),
         VolumeCmd::Register {
+            ns,
             policy_override,
             file,
-        } => register(client, &file, policy_override).await,
+        } => register(client, &ns, &file, policy_override).await,
         VolumeCmd::Status {
             ns,
             out,
@@ -195,7 +200,12 @@ fn init(json: bool, file: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn register(client: &Client, file: &str, policy_override: bool) -> anyhow::Result<()> {
+async fn register(
+    client: &Client,
+    ns: &NamespaceArg,
+    file: &str,
+    policy_override: bool,
+) -> anyhow::Result<()> {
     let (text, origin) = if file == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -211,8 +221,11 @@ async fn register(client: &Client, file: &str, policy_override: bool) -> anyhow:
     if volume.id.is_empty() {
         bail!("{origin}: the volume has no id");
     }
+    // The spec's own namespace wins; the flag (or NOMAD_NAMESPACE) places one that names none.
     let ns = NamespaceArg {
-        namespace: Some(volume.namespace.clone()).filter(|n| !n.is_empty()),
+        namespace: Some(volume.namespace.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| ns.namespace.clone()),
     };
     let path = format!("/v1/volume/csi/{}{}", encode(&volume.id), ns.query());
     let body = json!({ "Volumes": [volume], "PolicyOverride": policy_override });

@@ -13,6 +13,7 @@ use stowage_proto::{AccessMode, AttachmentMode, Capability, Command, CommandResp
 use stowage_raft::{ClusterSecret, RaftTiming, TestFaults};
 use stowage_server::agent::{Agent, Listeners};
 use stowage_server::config::AgentConfig;
+use stowage_server::limits::NodeLimits;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
@@ -51,15 +52,20 @@ pub fn volume(id: &str) -> Volume {
 impl TestCluster {
     /// Three nodes on loopback addresses of their own, listening on free ports.
     pub async fn start(timing: RaftTiming) -> TestCluster {
-        Self::start_with(timing, false).await
+        Self::start_with(timing, false, NodeLimits::default()).await
+    }
+
+    /// Three nodes as `start` makes them, each with `limits`.
+    pub async fn start_limited(timing: RaftTiming, limits: NodeLimits) -> TestCluster {
+        Self::start_with(timing, false, limits).await
     }
 
     /// Three nodes as `start` makes them, holding callers to ACLs.
     pub async fn start_with_acls(timing: RaftTiming) -> TestCluster {
-        Self::start_with(timing, true).await
+        Self::start_with(timing, true, NodeLimits::default()).await
     }
 
-    async fn start_with(timing: RaftTiming, acl_enabled: bool) -> TestCluster {
+    async fn start_with(timing: RaftTiming, acl_enabled: bool, limits: NodeLimits) -> TestCluster {
         let root = tempfile::tempdir().expect("tempdir");
         let secret = ClusterSecret::generate();
         let mut bound = BTreeMap::new();
@@ -72,7 +78,7 @@ impl TestCluster {
             .iter()
             .map(|(id, l)| (*id, l.rpc.local_addr().expect("addr").to_string()))
             .collect();
-        Self::launch(root, timing, &secret, acl_enabled, peers, bound).await
+        Self::launch(root, timing, &secret, acl_enabled, peers, bound, limits).await
     }
 
     /// Three nodes on the listeners `Net::build` bound, each reached by its peers through the
@@ -89,7 +95,17 @@ impl TestCluster {
             .into_iter()
             .map(|(id, (rpc, http))| (id, Listeners { rpc, http }))
             .collect();
-        Self::launch(root, timing, secret, acl_enabled, net.peers(), bound).await
+        let limits = NodeLimits::default();
+        Self::launch(
+            root,
+            timing,
+            secret,
+            acl_enabled,
+            net.peers(),
+            bound,
+            limits,
+        )
+        .await
     }
 
     async fn launch(
@@ -99,6 +115,7 @@ impl TestCluster {
         acl_enabled: bool,
         peers: BTreeMap<u64, String>,
         bound: BTreeMap<u64, Listeners>,
+        limits: NodeLimits,
     ) -> TestCluster {
         let configs: BTreeMap<u64, AgentConfig> = bound
             .iter()
@@ -114,6 +131,7 @@ impl TestCluster {
                     faults: TestFaults::default(),
                     acl_enabled,
                     timing: timing.clone(),
+                    limits: limits.clone(),
                 };
                 (*id, config)
             })

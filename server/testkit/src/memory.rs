@@ -77,6 +77,11 @@ impl Store for MemoryStore {
         self.acl_enabled
     }
 
+    /// In memory, for router tests: no bound.
+    fn room_for_watcher(&self) -> Result<(), CsiError> {
+        Ok(())
+    }
+
     /// Wakes on any write, whatever `watch` names: a blocking query may wake more often than it
     /// must, never less.
     async fn wait(&self, _watch: &Watch, after: u64, deadline: Instant) -> u64 {
