@@ -5,7 +5,7 @@
 use futures::stream::BoxStream;
 use std::future::Future;
 use stowage_proto::acl::Token;
-use stowage_proto::api::{AclApi, CsiApi, CsiError, EventQuery, RaftConfiguration};
+use stowage_proto::api::{AclApi, CsiApi, CsiError, EventQuery, OperatorApi, RaftConfiguration};
 
 /// A node's health as `/v1/agent/health` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct Freshness {
 }
 
 pub trait Backend: Clone + Send + Sync + 'static {
-    type Csi: CsiApi + AclApi;
+    type Csi: CsiApi + AclApi + OperatorApi;
 
     /// The endpoint every volume, claim, plugin, namespace and ACL request goes to.
     fn csi(&self) -> &Self::Csi;

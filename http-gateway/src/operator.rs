@@ -12,7 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{delete, get};
 use serde::Serialize;
-use stowage_proto::api::{AclApi, RaftConfiguration};
+use stowage_proto::api::{OperatorApi, RaftConfiguration};
 
 pub(crate) fn routes<B: Backend>() -> Router<B> {
     Router::new()

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
-use stowage_proto::api::AclApi;
+use stowage_proto::api::OperatorApi;
 use stowage_proto::archive;
 
 /// The largest archive a restore accepts. The restore travels as one Raft entry, which must be

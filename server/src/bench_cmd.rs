@@ -72,6 +72,13 @@ fn agent_launch(dir: &std::path::Path) -> anyhow::Result<Launch> {
             acl_enabled: false,
         }
         .command()
+        .map(|mut cmd| {
+            // The load generator is one address standing for hundreds of clients (and 10,000
+            // watchers): the per-address limit, there to stop one runaway client, would turn
+            // them away.
+            cmd.args(["--http-max-conns-per-client", "1000000"]);
+            cmd
+        })
     }))
 }
 

@@ -1,5 +1,5 @@
 //! The typed API that every door calls: one method per operation (the CSI ones in `CsiApi`,
-//! ACLs and namespaces in `AclApi`), each taking the caller's token, typed requests and answers,
+//! ACLs and namespaces in `AclApi`, the cluster's own in `OperatorApi`), each taking the caller's token, typed requests and answers,
 //! and one error type with a stable code per refusal. The HTTP gateway and the gRPC
 //! `ClusterService` are both adapters over one implementation of both.
 
@@ -152,6 +152,10 @@ pub trait AclApi: Send + Sync + 'static {
         t: &Token,
         name: String,
     ) -> impl Future<Output = Answer<Written>> + Send;
+}
+
+/// The operations on the cluster itself, for operators, checked like the rest.
+pub trait OperatorApi: Send + Sync + 'static {
     /// Refuses a caller that may not read or change the cluster itself (its Raft members, its
     /// snapshots, an agent's configuration): while ACLs are on, only a management token may.
     fn authorize_operator(&self, t: &Token) -> impl Future<Output = Answer<()>> + Send;

@@ -1,9 +1,7 @@
 //! The ACL and namespace operations of the endpoint: bootstrap, policies, tokens and
 //! namespaces, with Nomad's permissions. Policies and tokens need a management token, except
 //! that a caller may read the policies attached to it and its own token; namespaces are listed
-//! and read where the caller holds any capability, and written with a management token; the
-//! cluster itself (Raft members, snapshots, agent configuration) is an operator's, management
-//! only.
+//! and read where the caller holds any capability, and written with a management token.
 
 use super::{Csi, Found, Store, mismatched, now_ns, require};
 use crate::state::ANONYMOUS_POLICY;
@@ -16,7 +14,7 @@ use stowage_proto::api::{
     ApiNamespace, BootstrapRequest, CsiError, NamedListQuery, NamedQuery, NamespaceSpec, Read,
     TokenWritten, Written,
 };
-use stowage_proto::{Command, Namespace, Outcome, Tables, Watch};
+use stowage_proto::{Command, Namespace, Outcome, Watch};
 
 impl<S: Store> Csi<S> {
     fn acl_on(&self) -> Result<(), CsiError> {
@@ -344,18 +342,6 @@ impl<S: Store> AclApi for Csi<S> {
     async fn delete_namespace(&self, t: &Token, name: String) -> Result<Written, CsiError> {
         required_name(&name, "Missing Namespace Name")?;
         let (_, index) = self.write(t, Command::DeleteNamespace { name }).await?;
-        Ok(Written { index })
-    }
-
-    async fn authorize_operator(&self, t: &Token) -> Result<(), CsiError> {
-        self.authorize(t, Acl::is_management).await
-    }
-
-    async fn restore_tables(&self, t: &Token, tables: Tables) -> Result<Written, CsiError> {
-        let command = Command::RestoreTables {
-            tables: Box::new(tables),
-        };
-        let (_, index) = self.write(t, command).await?;
         Ok(Written { index })
     }
 }

@@ -5,6 +5,7 @@
 //! the caller again each time they wake.
 
 mod acl;
+mod operator;
 mod store;
 mod volumes;
 
