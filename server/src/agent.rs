@@ -1,7 +1,7 @@
 //! One stowage node in this process: binds its listeners, starts Raft and the HTTP gateway, and
 //! stops them together.
 
-use crate::backend::NodeBackend;
+use crate::backend::{NodeBackend, NodeParts};
 use crate::config::AgentConfig;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -81,12 +81,12 @@ impl Agent {
             }
         };
         let router = stowage_http_gateway::router_with(
-            NodeBackend {
+            NodeBackend::new(NodeParts {
                 status: node.status.clone(),
                 csi: node.csi.clone(),
                 metrics,
                 config: config.redacted_json(),
-            },
+            }),
             &config.limits.http,
         );
         let http_listener = listeners.http;

@@ -2,18 +2,37 @@
 //! status endpoints and meta headers, its membership for the operator endpoints, and its metrics.
 
 use futures::stream::BoxStream;
+use std::sync::Arc;
 use stowage_http_gateway::{Backend, Freshness, HealthReport, Metrics};
 use stowage_proto::acl::Token;
 use stowage_proto::api::{CsiError, EventQuery, RaftConfiguration};
 use stowage_raft::{Csi, Forwarder, NodeStatus};
 
+/// Cloned for every request (each handler takes the backend as its state), so it is one shared
+/// pointer: cloning the parts themselves (Raft's handles, the configuration's JSON) cost more
+/// than the read they served.
 #[derive(Clone)]
-pub struct NodeBackend {
+pub struct NodeBackend(Arc<NodeParts>);
+
+pub struct NodeParts {
     pub status: NodeStatus,
     pub csi: Csi<Forwarder>,
     pub metrics: Metrics,
     /// This node's configuration as `/v1/agent/self` shows it, secrets already redacted.
     pub config: serde_json::Value,
+}
+
+impl NodeBackend {
+    pub fn new(parts: NodeParts) -> Self {
+        NodeBackend(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for NodeBackend {
+    type Target = NodeParts;
+    fn deref(&self) -> &NodeParts {
+        &self.0
+    }
 }
 
 impl Backend for NodeBackend {
