@@ -66,18 +66,16 @@ impl Metrics {
 /// which would make one series per volume).
 pub(crate) async fn track<B: Backend>(State(b): State<B>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_string();
+    // The matched path is shared, so keeping it costs no copy.
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let uri = req.uri().clone();
     let resp = next.run(req).await;
     let elapsed = started.elapsed();
     let status = resp.status();
     let m = b.metrics();
-    let labels = [route.as_str(), method_label(&method), status.as_str()];
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let labels = [route, method_label(&method), status.as_str()];
     m.requests.with_label_values(&labels).inc();
     m.latency
         .with_label_values(&labels)

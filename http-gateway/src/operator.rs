@@ -11,8 +11,7 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{delete, get};
-use serde::Serialize;
-use stowage_proto::api::{OperatorApi, RaftConfiguration};
+use stowage_proto::api::{ApiRaftConfiguration, OperatorApi};
 
 pub(crate) fn routes<B: Backend>() -> Router<B> {
     Router::new()
@@ -28,46 +27,6 @@ pub(crate) fn routes<B: Backend>() -> Router<B> {
             "/v1/agent/self",
             get(agent_self::<B>).fallback(invalid_method),
         )
-}
-
-/// Nomad's `RaftServer`; `ID` and `Node` are this cluster's numeric node id, as text.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ApiRaftServer {
-    #[serde(rename = "ID")]
-    id: String,
-    node: String,
-    address: String,
-    leader: bool,
-    voter: bool,
-    raft_protocol: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct ApiRaftConfiguration {
-    index: u64,
-    servers: Vec<ApiRaftServer>,
-}
-
-impl From<RaftConfiguration> for ApiRaftConfiguration {
-    fn from(c: RaftConfiguration) -> Self {
-        ApiRaftConfiguration {
-            index: c.index,
-            servers: c
-                .servers
-                .into_iter()
-                .map(|s| ApiRaftServer {
-                    id: s.id.to_string(),
-                    node: format!("node{}", s.id),
-                    address: s.rpc_addr,
-                    leader: s.leader,
-                    voter: s.voter,
-                    raft_protocol: "3",
-                })
-                .collect(),
-        }
-    }
 }
 
 /// `GET /v1/operator/raft/configuration`: answered after confirming with the leader, unless

@@ -9,7 +9,7 @@ use openraft::async_runtime::watch::WatchReceiver;
 use openraft::errors::{ClientWriteError, RaftError};
 use std::collections::BTreeSet;
 use stowage_proto::ClusterError;
-use stowage_proto::api::{CsiError, RaftConfiguration, RaftServer};
+use stowage_proto::api::{CsiError, RaftConfiguration, RaftServer, not_a_member, only_voter};
 use stowage_proto::pb::RemoveMemberRequest;
 use tokio::time::Instant;
 
@@ -76,16 +76,12 @@ impl Forwarder {
         }
         let membership = m.membership_config.membership();
         if membership.get_node(&id).is_none() {
-            return Err(Miss::Final(CsiError::invalid(format!(
-                "id \"{id}\" was not found in the Raft configuration"
-            ))));
+            return Err(Miss::Final(not_a_member(id)));
         }
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
         let change = if voters.contains(&id) {
             if voters.len() == 1 {
-                return Err(Miss::Final(CsiError::invalid(format!(
-                    "node {id} is the only voter: removing it would leave no cluster"
-                ))));
+                return Err(Miss::Final(only_voter(id)));
             }
             ChangeMembers::RemoveVoters(BTreeSet::from([id]))
         } else {

@@ -18,7 +18,10 @@ pub use acl::{
 };
 pub use answer::{Claimed, Page, PluginWritten, Read, Registered, Written};
 pub use error::{CsiError, ERROR_HEADER, ErrorCode, UnknownCode};
-pub use operator::{EventQuery, RaftConfiguration, RaftServer};
+pub use operator::{
+    ApiRaftConfiguration, ApiRaftServer, EventQuery, RaftConfiguration, RaftServer, not_a_member,
+    only_voter,
+};
 pub use request::{
     CapabilitySpec, ClaimSpec, ClaimVolumeRequest, DeletePluginRequest, DeregisterRequest,
     DetachRequest, ListQuery, MAX_WAIT, Namespaces, PluginQuery, PluginReport, PluginsQuery,

@@ -6,7 +6,7 @@ use crate::output::{Output, print_json};
 use crate::table::columns;
 use anyhow::{Context, bail};
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
+use stowage_proto::api::ApiRaftConfiguration;
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum RaftCmd {
@@ -27,26 +27,6 @@ pub enum RaftCmd {
     },
 }
 
-/// Nomad's `RaftConfigurationResponse`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Configuration {
-    index: u64,
-    servers: Vec<Server>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct Server {
-    #[serde(rename = "ID")]
-    id: String,
-    node: String,
-    address: String,
-    leader: bool,
-    voter: bool,
-    raft_protocol: String,
-}
-
 pub async fn run(client: &Client, cmd: RaftCmd) -> anyhow::Result<()> {
     match cmd {
         RaftCmd::ListPeers { stale, out } => {
@@ -55,7 +35,7 @@ pub async fn run(client: &Client, cmd: RaftCmd) -> anyhow::Result<()> {
             } else {
                 "/v1/operator/raft/configuration"
             };
-            let config: Configuration = client
+            let config: ApiRaftConfiguration = client
                 .get(path)
                 .await
                 .context("Failed to retrieve raft configuration")?;

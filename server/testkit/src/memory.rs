@@ -201,11 +201,11 @@ impl Backend for StateBackend {
     }
     /// A single node can only be asked to remove itself, its only voter, which is refused.
     async fn remove_raft_peer(&self, id: u64) -> Result<u64, CsiError> {
-        Err(CsiError::invalid(if id == 1 {
-            "node 1 is the only voter: removing it would leave no cluster".to_string()
+        Err(if id == 1 {
+            stowage_proto::api::only_voter(id)
         } else {
-            format!("id \"{id}\" was not found in the Raft configuration")
-        }))
+            stowage_proto::api::not_a_member(id)
+        })
     }
     /// The in-memory state as an archive, as a node makes one.
     async fn snapshot(&self) -> Result<(u64, Vec<u8>), CsiError> {

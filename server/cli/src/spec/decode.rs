@@ -11,7 +11,7 @@ use stowage_proto::model::{MountOptions, Secrets, Topology, TopologyRequest};
 
 /// Every top-level key. `access_mode` and `attachment_mode` are Nomad 1.0's form of one
 /// capability; the server reads them as such when no `capability` block is given.
-const TOP: &[&str] = &[
+pub(super) const TOP: &[&str] = &[
     "id",
     "namespace",
     "name",
