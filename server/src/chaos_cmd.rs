@@ -6,8 +6,9 @@ use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use stowage_chaos::compose::ComposeSpec;
+use stowage_chaos::faults::{FaultKind, Pace};
 use stowage_chaos::nodes::{Launch, Net};
-use stowage_chaos::{self as chaos, Config, faults::FaultKind};
+use stowage_chaos::{self as chaos, Config};
 use stowage_raft::ClusterSecret;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -29,6 +30,10 @@ pub struct ChaosArgs {
     /// Fault kinds to draw from (comma separated); all by default.
     #[arg(long, value_delimiter = ',')]
     pub faults: Vec<String>,
+    /// SIGKILL nodes in quick succession (kills only, unless `--faults` says otherwise), so
+    /// that nodes die again while replaying their logs, catching up or electing.
+    #[arg(long)]
+    pub crash_loop: bool,
     /// Where a failing run saves its report.
     #[arg(long, default_value = "chaos-reports")]
     pub report_dir: PathBuf,
@@ -113,7 +118,13 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
         return Ok(if summary.anomalies.is_empty() { 0 } else { 1 });
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    let mut kinds: Vec<FaultKind> = if args.faults.is_empty() {
+    let mut kinds: Vec<FaultKind> = if args.faults.is_empty() && args.crash_loop {
+        vec![
+            FaultKind::KillLeader,
+            FaultKind::KillFollower,
+            FaultKind::KillAll,
+        ]
+    } else if args.faults.is_empty() {
         FaultKind::ALL.to_vec()
     } else {
         args.faults
@@ -143,11 +154,19 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<u8> {
         volumes: args.volumes,
         volume_lifetime: parse_duration(&args.volume_lifetime)?,
         kinds,
+        pace: if args.crash_loop {
+            Pace::CrashLoop
+        } else {
+            Pace::Steady
+        },
         report_root: args.report_dir,
         secret: ClusterSecret::generate(),
         acl_enabled: args.acl_enabled,
     };
-    println!("chaos: seed {seed}, {} for {:?}", args.duration, cfg.kinds);
+    println!(
+        "chaos: seed {seed}, {} for {:?} at a {:?} pace",
+        args.duration, cfg.kinds, cfg.pace
+    );
     let run = async {
         match &args.compose {
             Some(file) => {

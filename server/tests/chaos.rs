@@ -1,11 +1,13 @@
-//! The chaos suite in `cargo test`: a short seeded run against three nodes in this process must
-//! find nothing. (That the checker does notice a wrong build is proven by the chaos self-check
+//! The chaos suite in `cargo test`: a short seeded run against three nodes in this process, and a
+//! crash loop of real agent processes, must find nothing. (That the checker does notice a wrong build is proven by the chaos self-check
 //! package, with real processes.)
 
+use std::path::PathBuf;
 use std::time::Duration;
-use stowage_chaos::faults::FaultKind;
+use stowage_chaos::faults::{FaultKind, Pace};
 use stowage_chaos::{self as chaos, Config, nodes::Net};
 use stowage_raft::ClusterSecret;
+use stowage_server::chaos_cmd::agent_launch;
 use stowage_testkit::TestCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -27,6 +29,7 @@ async fn in_process_chaos_finds_no_anomalies() {
         volumes: 3,
         volume_lifetime: Duration::from_secs(10),
         kinds: FaultKind::ALL.to_vec(),
+        pace: Pace::Steady,
         report_root: dir.path().to_path_buf(),
         secret: ClusterSecret::generate(),
         // ACLs on: every client call is admitted by the leader, under the same faults.
@@ -47,4 +50,46 @@ async fn in_process_chaos_finds_no_anomalies() {
         summary.ops_by_outcome
     );
     assert!(!summary.faults_by_kind.is_empty());
+}
+
+/// Real agent processes SIGKILLed in quick succession while clients write: every acknowledged
+/// write must survive, and the three state machines must end identical (the run checks both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_loop_of_real_processes_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = Config {
+        seed: 20261130,
+        duration: Duration::from_secs(40),
+        clients: 6,
+        volumes: 3,
+        volume_lifetime: Duration::from_secs(10),
+        kinds: vec![
+            FaultKind::KillLeader,
+            FaultKind::KillFollower,
+            FaultKind::KillAll,
+        ],
+        pace: Pace::CrashLoop,
+        report_root: dir.path().to_path_buf(),
+        secret: ClusterSecret::generate(),
+        acl_enabled: false,
+    };
+    let launch = agent_launch(
+        PathBuf::from(env!("CARGO_BIN_EXE_stowage")),
+        &cfg.secret,
+        false,
+    );
+    let summary = chaos::run_processes(cfg, launch).await.expect("run");
+    summary.print(20261130);
+    assert!(summary.anomalies.is_empty(), "{:?}", summary.anomalies);
+    assert!(
+        summary.acknowledged_writes > 20,
+        "the workload acknowledged little: {:?}",
+        summary.ops_by_outcome
+    );
+    let kills: usize = summary.faults_by_kind.values().sum();
+    assert!(
+        kills >= 10,
+        "only {kills} kills: {:?}",
+        summary.faults_by_kind
+    );
 }

@@ -47,6 +47,18 @@ impl FaultKind {
     }
 }
 
+/// How densely faults follow one another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pace {
+    /// A fault every few seconds, held for seconds: the cluster recovers between faults.
+    #[default]
+    Steady,
+    /// Kills in quick succession with short holds, so a node is often killed again while it is
+    /// still replaying its log, catching up or electing: recovery itself is under test.
+    CrashLoop,
+}
+
 /// One planned fault: wait `gap`, inject, hold for `hold`, heal.
 #[derive(Clone, Debug, Serialize)]
 pub struct Planned {
@@ -57,18 +69,25 @@ pub struct Planned {
     pub pick: u64,
 }
 
-pub fn plan(seed: u64, kinds: &[FaultKind], count: usize) -> Vec<Planned> {
+pub fn plan(seed: u64, kinds: &[FaultKind], pace: Pace, count: usize) -> Vec<Planned> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..count)
         .map(|_| {
             let kind = kinds[rng.random_range(0..kinds.len())];
-            let hold_ms = match kind {
-                FaultKind::PauseLeader => rng.random_range(1_000..10_000),
-                _ => rng.random_range(1_000..4_000),
+            // The hold is drawn before the gap, as it always was, so a seed replays the
+            // schedules of earlier runs.
+            let hold_ms = match (pace, kind) {
+                (Pace::CrashLoop, _) => rng.random_range(0..800),
+                (Pace::Steady, FaultKind::PauseLeader) => rng.random_range(1_000..10_000),
+                (Pace::Steady, _) => rng.random_range(1_000..4_000),
+            };
+            let gap_ms = match pace {
+                Pace::CrashLoop => rng.random_range(200..1_500),
+                Pace::Steady => rng.random_range(1_500..4_000),
             };
             Planned {
                 kind,
-                gap: Duration::from_millis(rng.random_range(1_500..4_000)),
+                gap: Duration::from_millis(gap_ms),
                 hold: Duration::from_millis(hold_ms),
                 pick: rng.random(),
             }
@@ -173,12 +192,12 @@ mod tests {
 
     #[test]
     fn the_same_seed_plans_the_same_schedule() {
-        let a = plan(42, &FaultKind::ALL, 20);
-        let b = plan(42, &FaultKind::ALL, 20);
+        let a = plan(42, &FaultKind::ALL, Pace::Steady, 20);
+        let b = plan(42, &FaultKind::ALL, Pace::Steady, 20);
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
         assert_ne!(
             format!("{a:?}"),
-            format!("{:?}", plan(43, &FaultKind::ALL, 20))
+            format!("{:?}", plan(43, &FaultKind::ALL, Pace::Steady, 20))
         );
     }
 }

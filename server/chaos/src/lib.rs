@@ -16,7 +16,7 @@ mod report;
 mod summary;
 pub mod workload;
 
-use faults::{FaultKind, Injected};
+use faults::{FaultKind, Injected, Pace};
 use model::{Input, Mode, Output};
 use network::Network;
 use nodes::{Net, Nodes};
@@ -45,6 +45,7 @@ pub struct Config {
     /// How long a set of volumes is used before the clients move to fresh ones.
     pub volume_lifetime: Duration,
     pub kinds: Vec<FaultKind>,
+    pub pace: Pace,
     /// Where failure reports go.
     pub report_root: PathBuf,
     /// The cluster's secret, for asking each node about itself over its RPC port.
@@ -240,7 +241,7 @@ pub async fn run<N: Nodes, W: Network>(
     ));
 
     let mut injected: Vec<Injected> = Vec::new();
-    for planned in faults::plan(cfg.seed, &cfg.kinds, 10_000) {
+    for planned in faults::plan(cfg.seed, &cfg.kinds, cfg.pace, 10_000) {
         if start.elapsed() + planned.gap + planned.hold >= cfg.duration {
             break;
         }
@@ -327,6 +328,9 @@ fn check(records: &[Record], injected: &[Injected], summary: &mut Summary) {
             Outcome::Unexpected(_) => "unexpected",
         };
         *summary.ops_by_outcome.entry(key.to_string()).or_default() += 1;
+        if key == "ok" && r.input != Input::Read {
+            summary.acknowledged_writes += 1;
+        }
         if r.client == FINAL_READER && !matches!(r.outcome, Outcome::Done(_)) {
             summary.anomalies.push(format!(
                 "the final read of {} after healing got no answer: {:?}",

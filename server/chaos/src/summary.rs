@@ -9,6 +9,9 @@ use std::path::PathBuf;
 #[derive(Debug, Default)]
 pub struct Summary {
     pub ops_by_outcome: BTreeMap<String, usize>,
+    /// Writes the cluster acknowledged: each must show in every later read, and in the reads
+    /// made after the last heal.
+    pub acknowledged_writes: usize,
     pub faults_by_kind: BTreeMap<String, usize>,
     /// Faults the schedule asked for that could not be made, by kind.
     pub faults_not_made: BTreeMap<String, usize>,
@@ -35,6 +38,10 @@ impl Summary {
     pub fn print(&self, seed: u64) {
         println!("chaos seed {seed}");
         println!("operations by outcome: {:?}", self.ops_by_outcome);
+        println!(
+            "acknowledged writes: {} (a lost one is an anomaly below)",
+            self.acknowledged_writes
+        );
         println!("faults by kind: {:?}", self.faults_by_kind);
         if !self.faults_not_made.is_empty() {
             println!("faults that could not be made: {:?}", self.faults_not_made);

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::time::Duration;
-use stowage_chaos::faults::FaultKind;
+use stowage_chaos::faults::{FaultKind, Pace};
 use stowage_chaos::{self as chaos, Config};
 use stowage_raft::ClusterSecret;
 use stowage_server::chaos_cmd::agent_launch;
@@ -19,6 +19,7 @@ async fn wrong(fault: &'static str, kinds: &[FaultKind], secs: u64) -> chaos::Su
         volumes: 3,
         volume_lifetime: Duration::from_secs(10),
         kinds: kinds.to_vec(),
+        pace: Pace::Steady,
         report_root: dir.path().to_path_buf(),
         secret: ClusterSecret::generate(),
         acl_enabled: false,
