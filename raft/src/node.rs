@@ -3,6 +3,7 @@
 
 use crate::contact::LeaderContact;
 use crate::csi::Csi;
+use crate::disk::DiskGuard;
 use crate::faults::TestFaults;
 use crate::forward::{Forwarder, Timeouts};
 use crate::metrics::RaftCollector;
@@ -110,6 +111,8 @@ pub struct NodeConfig {
     pub acl_enabled: bool,
     /// How many blocking queries this node holds at once; more are refused.
     pub max_blocking_queries: usize,
+    /// Free space, in MiB, below which this node takes no new entries.
+    pub min_free_disk_mb: u64,
 }
 
 /// The file in a node's data dir where an operator puts the index of an ACL bootstrap to redo,
@@ -118,7 +121,7 @@ pub const BOOTSTRAP_RESET_FILE: &str = "acl-bootstrap-reset";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
+    #[error(transparent)]
     Open(#[from] OpenError),
     #[error("the peer list {peers:?} does not include this node (id {id})")]
     NotInPeers { id: NodeId, peers: Vec<NodeId> },
@@ -153,6 +156,7 @@ pub struct RaftNode {
     reaper_task: Option<JoinHandle<()>>,
     fatal_task: JoinHandle<()>,
     fatal: watch::Receiver<Option<String>>,
+    dir: DataDir,
 }
 
 impl RaftNode {
@@ -163,8 +167,10 @@ impl RaftNode {
     ) -> Result<RaftNode, StartError> {
         validate(&config)?;
         let dir = DataDir::open(&config.data_dir, config.id, config.faults)?;
+        let disk = DiskGuard::new(config.data_dir.clone(), config.min_free_disk_mb);
         let log_store = LogStore::new(dir.clone());
-        let sm = StateMachineStore::open(dir.clone(), config.faults)?;
+        let sm = StateMachineStore::open(dir.clone(), config.faults)
+            .map_err(|e| OpenError::from_load(&config.data_dir, e))?;
         let reader = sm.reader();
         let raft_config = Config {
             cluster_name: "stowage".into(),
@@ -200,6 +206,7 @@ impl RaftNode {
             read_rounds: Default::default(),
             leader_rounds: Default::default(),
             max_blocking_queries: config.max_blocking_queries,
+            disk: disk.clone(),
         };
         let csi = Csi::new(forwarder.clone());
         let contact = Arc::new(LeaderContact::default());
@@ -212,7 +219,7 @@ impl RaftNode {
             contact: contact.clone(),
             contact_timeout: Duration::from_millis(2 * config.timing.election_max_ms),
         };
-        let collector = RaftCollector::new(status.clone(), dir)
+        let collector = RaftCollector::new(status.clone(), dir.clone())
             .map_err(|e| StartError::Config(format!("metrics: {e}")))?;
         // A node with data is a member already; one without must first learn whether it is joining
         // a new cluster or coming back to one that remembers it (see `bootstrap`).
@@ -226,6 +233,7 @@ impl RaftNode {
             raft: raft.clone(),
             contact,
             admitted: admitted.clone(),
+            disk,
         })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
@@ -284,6 +292,7 @@ impl RaftNode {
             reaper_task,
             fatal_task,
             fatal,
+            dir,
         })
     }
 
@@ -396,6 +405,10 @@ impl RaftNode {
             ),
         }
         self.grpc.stop(GRPC_GRACE).await;
+        if let Err(e) = self.dir.flush_all().await {
+            // Nothing is lost: the WAL still holds every write, replayed at the next start.
+            tracing::warn!("flushing the data dir at shutdown: {e}");
+        }
         self.fatal_task.abort();
         self.leader_changes_task.abort();
     }

@@ -62,11 +62,52 @@ pub enum OpenError {
         path: PathBuf,
         source: rocksdb::Error,
     },
+    /// RocksDB found a record or table whose checksum does not match: the disk returned other
+    /// bytes than were written. The node must not serve from such a copy.
+    #[error(
+        "data dir {path} is corrupt ({detail}); this node will not serve from it. The other \
+         nodes hold the data: move the dir aside and start this node on an empty one to rejoin by \
+         snapshot, or replace it under a new id"
+    )]
+    Corrupt {
+        path: PathBuf,
+        /// Named in the message itself, which is the whole story: not a `source` to repeat.
+        detail: rocksdb::Error,
+    },
     #[error("data dir {path}: unreadable identity: {source}")]
     Identity {
         path: PathBuf,
         source: codec::CodecError,
     },
+}
+
+impl OpenError {
+    /// Sorts a RocksDB failure met while opening or loading `path`: corruption apart.
+    pub(crate) fn from_rocks(path: &Path, source: rocksdb::Error) -> OpenError {
+        let path = path.to_path_buf();
+        match source.kind() {
+            rocksdb::ErrorKind::Corruption => OpenError::Corrupt {
+                path,
+                detail: source,
+            },
+            _ => OpenError::Rocks { path, source },
+        }
+    }
+
+    /// Sorts a failure to load the state machine from `path`: a RocksDB corruption carried in
+    /// `e` is told apart from every other failure.
+    pub(crate) fn from_load(path: &Path, e: std::io::Error) -> OpenError {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rocksdb::Error>())
+        {
+            Some(rocks) => OpenError::from_rocks(path, rocks.clone()),
+            None => OpenError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        }
+    }
 }
 
 /// An open data dir. Cloning shares the one RocksDB handle.
@@ -111,18 +152,19 @@ impl DataDir {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        // A torn WAL tail holds only unacknowledged writes; recover to the last good record.
-        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        // A crash can leave the WAL's last record incomplete, and an incomplete record was never
+        // synced, so never acknowledged: it is dropped. A complete record whose checksum is wrong
+        // is another matter: it may be a synced log entry or vote that this node acknowledged,
+        // and recovering to the point before it (RocksDB's default) would silently forget both,
+        // which a Raft peer must never do. Such a dir is refused (`OpenError::Corrupt`).
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
         opts.set_paranoid_checks(true);
         let cfs = OWN_CFS
             .iter()
             .chain(&TABLE_CFS)
             .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
-        let db =
-            DB::open_cf_descriptors(&opts, &db_path, cfs).map_err(|source| OpenError::Rocks {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let db = DB::open_cf_descriptors(&opts, &db_path, cfs)
+            .map_err(|source| OpenError::from_rocks(path, source))?;
         let fsync = prometheus::Histogram::with_opts(
             prometheus::HistogramOpts::new(
                 "stowage_fsync_seconds",
@@ -276,6 +318,27 @@ impl DataDir {
 }
 
 impl DataDir {
+    /// Writes every memtable to table files and syncs the WAL, on a graceful stop: the next start
+    /// then reads tables instead of replaying the WAL. Skipped under the test-only early-ack
+    /// fault, whose state must stay in memory only.
+    pub(crate) async fn flush_all(&self) -> Result<(), std::io::Error> {
+        if self.faults.early_ack() {
+            return Ok(());
+        }
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            for name in OWN_CFS.iter().chain(&TABLE_CFS) {
+                if let Some(cf) = db.cf_handle(name) {
+                    db.flush_cf(cf)?;
+                }
+            }
+            db.flush_wal(true)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)
+    }
+
     /// Writes what an acknowledgement depends on (log appends, applied state): synced, unless the
     /// test-only early-ack fault is on, which keeps it in memory only, as a buggy store would.
     pub(crate) async fn write_acked(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
