@@ -2,7 +2,8 @@
 //! Bodies are plain text with Nomad's message, and every error names its stable code in the
 //! `X-Stowage-Error` header. Only the status codes differ from Nomad, which answers 500 for most
 //! refusals: here 400 is bad input, 404 not found, 409 a conflict with the current state, 503 no
-//! leader (nothing written), 504 an outcome that is unknown. The README lists each difference.
+//! leader (nothing written), 504 an outcome that is unknown, 507 a full disk (nothing written).
+//! The README lists each difference.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -49,6 +50,7 @@ impl ApiError {
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooManyConnections { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Csi(CsiError::TooManyWatchers { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Csi(CsiError::DiskFull { .. }) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Csi(CsiError::Invalid(_) | CsiError::AclDisabled) => StatusCode::BAD_REQUEST,
             ApiError::Csi(CsiError::PermissionDenied) => StatusCode::FORBIDDEN,

@@ -6,6 +6,7 @@
 //! reported as `OutcomeUnknown`, never retried and never called failed.
 
 use crate::csi::now_ns;
+use crate::disk::DiskGuard;
 use crate::faults::TestFaults;
 use crate::peers::{ClusterClient, Peers, never_sent};
 use crate::rounds::Rounds;
@@ -78,6 +79,8 @@ pub struct Forwarder {
     pub(crate) leader_rounds: Rounds<Result<u64, ClusterError>>,
     /// How many blocking queries this node holds at once.
     pub(crate) max_blocking_queries: usize,
+    /// Refuses new entries while this node's disk is below its reserve.
+    pub(crate) disk: DiskGuard,
 }
 
 /// On whose behalf a write is made.
@@ -211,6 +214,7 @@ impl Forwarder {
         {
             return Err(Miss::Final(CsiError::PermissionDenied));
         }
+        self.disk.check().map_err(|full| Miss::Final(full.into()))?;
         if let Command::BootstrapAcl { reset_index, .. } = &mut command {
             *reset_index = self.bootstrap_reset_index();
         }

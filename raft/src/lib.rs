@@ -9,6 +9,7 @@ mod backup;
 mod bootstrap;
 mod contact;
 pub mod csi;
+pub mod disk;
 pub mod event_stream;
 pub mod events;
 pub mod faults;
@@ -30,6 +31,7 @@ pub mod store;
 pub mod types;
 
 pub use csi::{Csi, Store, now_ns};
+pub use disk::DEFAULT_MIN_FREE_DISK_MB;
 pub use faults::TestFaults;
 pub use forward::{Forwarder, Timeouts};
 pub use metrics::RaftCollector;

@@ -66,15 +66,17 @@ impl PeerClient {
 
     /// What a failed call tells openraft. A peer that cannot be reached is `Unreachable`, so
     /// openraft backs off, and its channel is dropped so the next call dials afresh. A peer that
-    /// is rejoining (`FAILED_PRECONDITION`) answered over a working link: openraft backs off
-    /// the same way, but the channel is kept.
+    /// is rejoining (`FAILED_PRECONDITION`) or whose disk is full (`RESOURCE_EXHAUSTED`)
+    /// answered over a working link: openraft backs off the same way, but the channel is kept.
     fn status_error(&self, status: tonic::Status) -> RPCError<TypeConfig> {
         match status.code() {
             tonic::Code::Unavailable => {
                 self.peers.invalidate(&self.addr);
                 RPCError::Unreachable(Unreachable::new(&status))
             }
-            tonic::Code::FailedPrecondition => RPCError::Unreachable(Unreachable::new(&status)),
+            tonic::Code::FailedPrecondition | tonic::Code::ResourceExhausted => {
+                RPCError::Unreachable(Unreachable::new(&status))
+            }
             _ => RPCError::Network(NetworkError::new(&status)),
         }
     }

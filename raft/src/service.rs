@@ -5,11 +5,13 @@
 
 use crate::contact::LeaderContact;
 use crate::csi::Csi;
+use crate::disk::DiskGuard;
 use crate::forward::Forwarder;
 use crate::status::NodeStatus;
 use crate::types::{NodeId, Raft, Snapshot, SnapshotMeta, TypeConfig, Vote};
 use futures::StreamExt;
 use openraft::errors::RaftError;
+use openraft::raft::AppendEntriesRequest;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,6 +40,7 @@ pub struct RaftRpc {
     /// False while a node that started with an empty data dir has not yet been readmitted: a
     /// leader that had replicated to this id would take the empty log for corruption and stop.
     pub(crate) admitted: Arc<AtomicBool>,
+    pub(crate) disk: DiskGuard,
 }
 
 impl RaftRpc {
@@ -62,6 +65,18 @@ impl RaftRpc {
         } else {
             Err(Status::failed_precondition(REJOINING))
         }
+    }
+
+    /// A follower whose disk is below its reserve takes no entries and no snapshot, and says so
+    /// instead of failing inside RocksDB; the leader backs off and retries, and the other
+    /// nodes carry on. Heartbeats, which bring nothing to store, are still answered.
+    fn check_disk(&self) -> Result<(), Status> {
+        self.disk.check().map_err(|full| {
+            Status::resource_exhausted(format!(
+                "node {}: disk full, {} MiB free, below its reserve of {} MiB",
+                self.id, full.free_mib, full.reserve_mib
+            ))
+        })
     }
 
     fn decode<T: DeserializeOwned>(&self, req: Request<RaftRequest>) -> Result<T, Status> {
@@ -95,7 +110,10 @@ impl RaftService for RaftRpc {
         req: Request<RaftRequest>,
     ) -> Result<Response<RaftReply>, Status> {
         self.check_admitted()?;
-        let rpc = self.decode(req)?;
+        let rpc: AppendEntriesRequest<TypeConfig> = self.decode(req)?;
+        if !rpc.entries.is_empty() {
+            self.check_disk()?;
+        }
         let res = self.raft.append_entries(rpc).await;
         if res.is_ok() {
             self.contact.touch();
@@ -118,6 +136,7 @@ impl RaftService for RaftRpc {
         req: Request<Streaming<SnapshotChunk>>,
     ) -> Result<Response<RaftReply>, Status> {
         self.check_admitted()?;
+        self.check_disk()?;
         let mut stream = req.into_inner();
         let first = stream
             .next()

@@ -60,6 +60,7 @@ impl Agent {
             faults: config.faults,
             acl_enabled: config.acl_enabled,
             max_blocking_queries: config.limits.max_blocking_queries,
+            min_free_disk_mb: config.limits.min_free_disk_mb,
         };
         if config.faults.any() {
             tracing::warn!(

@@ -151,6 +151,7 @@ impl AgentConfig {
                 "HTTPHeaderTimeoutMs": self.limits.http.header_timeout.as_millis() as u64,
                 "HTTPBodyTimeoutMs": self.limits.http.body_timeout.as_millis() as u64,
                 "MaxBlockingQueries": self.limits.max_blocking_queries,
+                "MinFreeDiskMB": self.limits.min_free_disk_mb,
             },
             "Raft": {
                 "HeartbeatMs": self.timing.heartbeat_ms,

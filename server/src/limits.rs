@@ -1,11 +1,12 @@
 //! The limits a node puts on its clients: the HTTP port's (body and header sizes, connections
-//! per client address, header and body timeouts) and the number of blocking queries it holds,
-//! from flags, environment variables and the config file's `[limits]` table, in that order.
+//! per client address, header and body timeouts), the number of blocking queries it holds and
+//! the free disk it keeps, from flags, environment variables and the config file's `[limits]` table, in that order.
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::time::Duration;
 use stowage_http_gateway::{Limits, MIN_HEADER_BYTES, parse_go_duration};
+use stowage_raft::DEFAULT_MIN_FREE_DISK_MB;
 
 /// How many blocking queries a node holds at once unless told otherwise: at about 25 KiB each,
 /// some 400 MiB at most.
@@ -33,6 +34,10 @@ pub struct LimitArgs {
     /// Blocking queries this node holds at once (default 16384); more are answered 429.
     #[arg(long, env = "STOWAGE_MAX_BLOCKING_QUERIES")]
     pub max_blocking_queries: Option<usize>,
+    /// Free space in MiB that the data dir's filesystem must keep (default 64): below it, writes
+    /// are answered 507 and reads go on, until space returns.
+    #[arg(long, env = "STOWAGE_MIN_FREE_DISK_MB")]
+    pub min_free_disk_mb: Option<u64>,
 }
 
 /// The config file's `[limits]` table: the same settings, durations as Go durations ("10s").
@@ -45,6 +50,7 @@ pub struct FileLimits {
     http_header_timeout: Option<String>,
     http_body_timeout: Option<String>,
     max_blocking_queries: Option<usize>,
+    min_free_disk_mb: Option<u64>,
 }
 
 /// A node's checked limits.
@@ -52,6 +58,7 @@ pub struct FileLimits {
 pub struct NodeLimits {
     pub http: Limits,
     pub max_blocking_queries: usize,
+    pub min_free_disk_mb: u64,
 }
 
 impl Default for NodeLimits {
@@ -59,6 +66,7 @@ impl Default for NodeLimits {
         NodeLimits {
             http: Limits::default(),
             max_blocking_queries: DEFAULT_MAX_BLOCKING_QUERIES,
+            min_free_disk_mb: DEFAULT_MIN_FREE_DISK_MB,
         }
     }
 }
@@ -126,6 +134,11 @@ impl LimitArgs {
         Ok(NodeLimits {
             http,
             max_blocking_queries,
+            // Zero is allowed: no reserve, for a disk that is watched by other means.
+            min_free_disk_mb: self
+                .min_free_disk_mb
+                .or(file.min_free_disk_mb)
+                .unwrap_or(d.min_free_disk_mb),
         })
     }
 }

@@ -36,6 +36,12 @@ pub enum CsiError {
         "this node already holds {limit} blocking queries, its limit; retry later, or read without an index"
     )]
     TooManyWatchers { limit: usize },
+    /// The leader's disk has less free space than its reserve: nothing was written, and writes
+    /// resume once space returns.
+    #[error(
+        "disk full: the leader's data dir has {free_mib} MiB free, below its reserve of {reserve_mib} MiB; nothing was written, and writes resume once space is freed"
+    )]
+    DiskFull { free_mib: u64, reserve_mib: u64 },
 }
 
 /// A refusal's stable identity. The strings are part of the API: never rename one.
@@ -77,10 +83,11 @@ pub enum ErrorCode {
     TooManyWatchers,
     TooManyConnections,
     RequestTimeout,
+    DiskFull,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::InvalidRequest,
         ErrorCode::NoRoute,
         ErrorCode::InvalidMethod,
@@ -116,6 +123,7 @@ impl ErrorCode {
         ErrorCode::TooManyWatchers,
         ErrorCode::TooManyConnections,
         ErrorCode::RequestTimeout,
+        ErrorCode::DiskFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +163,7 @@ impl ErrorCode {
             ErrorCode::TooManyWatchers => "too-many-watchers",
             ErrorCode::TooManyConnections => "too-many-connections",
             ErrorCode::RequestTimeout => "request-timeout",
+            ErrorCode::DiskFull => "disk-full",
         }
     }
 }
@@ -247,6 +256,7 @@ impl CsiError {
             CsiError::PermissionDenied => ErrorCode::PermissionDenied,
             CsiError::AclDisabled => ErrorCode::AclDisabled,
             CsiError::TooManyWatchers { .. } => ErrorCode::TooManyWatchers,
+            CsiError::DiskFull { .. } => ErrorCode::DiskFull,
         }
     }
 

@@ -5,6 +5,7 @@
 use crate::poll::{eventually, loopback_ips};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 use stowage_chaos::nodes::{Net, Nodes};
 use stowage_proto::acl::Token;
@@ -65,8 +66,35 @@ impl TestCluster {
         Self::start_with(timing, true, NodeLimits::default()).await
     }
 
+    /// Three nodes as `start_limited` makes them, node N keeping its data under `parents[N-1]`
+    /// (a filesystem of the test's choosing).
+    pub async fn start_in(
+        parents: &[PathBuf; 3],
+        timing: RaftTiming,
+        limits: NodeLimits,
+    ) -> TestCluster {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs = (1..=3)
+            .map(|id| (id, parents[id as usize - 1].join(format!("node{id}"))))
+            .collect();
+        Self::start_with_dirs(root, dirs, timing, false, limits).await
+    }
+
     async fn start_with(timing: RaftTiming, acl_enabled: bool, limits: NodeLimits) -> TestCluster {
         let root = tempfile::tempdir().expect("tempdir");
+        let dirs = (1..=3)
+            .map(|id| (id, root.path().join(format!("node{id}"))))
+            .collect();
+        Self::start_with_dirs(root, dirs, timing, acl_enabled, limits).await
+    }
+
+    async fn start_with_dirs(
+        root: TempDir,
+        dirs: BTreeMap<u64, PathBuf>,
+        timing: RaftTiming,
+        acl_enabled: bool,
+        limits: NodeLimits,
+    ) -> TestCluster {
         let secret = ClusterSecret::generate();
         let mut bound = BTreeMap::new();
         for (i, ip) in loopback_ips().into_iter().enumerate() {
@@ -78,7 +106,17 @@ impl TestCluster {
             .iter()
             .map(|(id, l)| (*id, l.rpc.local_addr().expect("addr").to_string()))
             .collect();
-        Self::launch(root, timing, &secret, acl_enabled, peers, bound, limits).await
+        Self::launch(
+            root,
+            dirs,
+            timing,
+            &secret,
+            acl_enabled,
+            peers,
+            bound,
+            limits,
+        )
+        .await
     }
 
     /// Three nodes on the listeners `Net::build` bound, each reached by its peers through the
@@ -91,6 +129,10 @@ impl TestCluster {
         acl_enabled: bool,
     ) -> TestCluster {
         let root = tempfile::tempdir().expect("tempdir");
+        let dirs = listeners
+            .keys()
+            .map(|id| (*id, root.path().join(format!("node{id}"))))
+            .collect();
         let bound = listeners
             .into_iter()
             .map(|(id, (rpc, http))| (id, Listeners { rpc, http }))
@@ -98,6 +140,7 @@ impl TestCluster {
         let limits = NodeLimits::default();
         Self::launch(
             root,
+            dirs,
             timing,
             secret,
             acl_enabled,
@@ -108,8 +151,10 @@ impl TestCluster {
         .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn launch(
         root: TempDir,
+        dirs: BTreeMap<u64, PathBuf>,
         timing: RaftTiming,
         secret: &ClusterSecret,
         acl_enabled: bool,
@@ -122,7 +167,7 @@ impl TestCluster {
             .map(|(id, l)| {
                 let config = AgentConfig {
                     node_id: *id,
-                    data_dir: root.path().join(format!("node{id}")),
+                    data_dir: dirs[id].clone(),
                     http_bind: l.http.local_addr().expect("addr"),
                     rpc_bind: l.rpc.local_addr().expect("addr"),
                     peers: peers.clone(),
