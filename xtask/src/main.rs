@@ -1,7 +1,8 @@
-//! `cargo xtask run|test|setup|bench`: the README's two commands, and the benchmark's. Each first installs what a machine
-//! with only the Rust toolchain lacks (libclang and a C++ compiler for RocksDB's bindings, from
-//! Debian's packages; cargo-nextest for the tests), then hands over to cargo with the build cache
-//! every clone on the machine shares, so RocksDB's C++ compiles once per machine.
+//! `cargo xtask run|test|setup|bench|fuzz`: the README's two commands, the benchmark's and the
+//! parser fuzzers'. Each first installs what a machine with only the Rust toolchain lacks
+//! (libclang and a C++ compiler for RocksDB's bindings, from Debian's packages; cargo-nextest for
+//! the tests; cargo-fuzz for the fuzzers), then hands over to cargo with the build cache every
+//! clone on the machine shares, so RocksDB's C++ compiles once per machine.
 
 use std::env;
 use std::ffi::OsString;
@@ -12,7 +13,11 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask run [stowage dev's flags]   three nodes on this machine
        cargo xtask test [nextest's flags]      every test
        cargo xtask setup                       only install what is missing
-       cargo xtask bench [stowage bench's flags] stowage beside etcd (installs etcd-server)";
+       cargo xtask bench [stowage bench's flags] stowage beside etcd (installs etcd-server)
+       cargo xtask fuzz [SECONDS [TARGET...]]  each parser fuzz target for SECONDS (default 60)";
+
+/// The cargo-fuzz targets under `fuzz/`, each with its corpus in `fuzz/corpus/<target>`.
+const FUZZ_TARGETS: [&str; 3] = ["register_json", "filter_expr", "volume_spec"];
 
 /// The font the benchmark's chart is drawn with (Debian's fonts-dejavu-core).
 const CHART_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
@@ -30,6 +35,7 @@ fn main() -> ExitCode {
         Some("bench") => setup(false)
             .and_then(|()| setup_bench())
             .and_then(|()| hand_over(&["run", "--", "bench"], rest)),
+        Some("fuzz") => fuzz(rest),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -89,6 +95,62 @@ fn setup(for_tests: bool) -> Result<(), String> {
     if for_tests && !answers(&cargo, &["nextest", "--version"]) {
         eprintln!("xtask: installing cargo-nextest");
         run(Command::new(&cargo).args(["install", "cargo-nextest", "--locked"]))?;
+    }
+    Ok(())
+}
+
+/// Runs each fuzz target (all, or those named) for the given seconds over its committed corpus,
+/// installing cargo-fuzz first if it is missing. New inputs that reach new code are added to the
+/// corpus folder; a crash stops the run with the input saved under `fuzz/artifacts/`.
+fn fuzz(rest: Vec<OsString>) -> Result<(), String> {
+    let args: Vec<String> = rest
+        .into_iter()
+        .map(|a| a.into_string().map_err(|a| format!("not UTF-8: {a:?}")))
+        .collect::<Result<_, _>>()?;
+    let (seconds, named) = match args.split_first() {
+        Some((first, named)) => (
+            first
+                .parse::<u64>()
+                .map_err(|_| format!("SECONDS must be a whole number, not {first:?}"))?,
+            named,
+        ),
+        None => (60, &[][..]),
+    };
+    if let Some(unknown) = named.iter().find(|t| !FUZZ_TARGETS.contains(&t.as_str())) {
+        return Err(format!(
+            "no fuzz target {unknown:?}; there are {FUZZ_TARGETS:?}"
+        ));
+    }
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    if !answers(&cargo, &["fuzz", "--version"]) {
+        eprintln!("xtask: installing cargo-fuzz");
+        run(Command::new(&cargo).args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("xtask is not inside the repository")?;
+    let targets: Vec<&str> = if named.is_empty() {
+        FUZZ_TARGETS.to_vec()
+    } else {
+        named.iter().map(String::as_str).collect()
+    };
+    for target in targets {
+        let corpus = root.join("fuzz/corpus").join(target);
+        let mut cmd = Command::new(&cargo);
+        // The stable toolchain has no sanitizers, so libFuzzer runs without one: a panic, an
+        // abort or a stack overflow is the crash it looks for (the code is safe Rust).
+        cmd.current_dir(root)
+            .args(["fuzz", "run", "--sanitizer", "none", target])
+            .arg(&corpus)
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-rss_limit_mb=2048")
+            .arg("-print_final_stats=1");
+        if env::var_os("CARGO_TARGET_DIR").is_none() {
+            cmd.env("CARGO_TARGET_DIR", shared_target()?);
+        }
+        eprintln!("xtask: fuzzing {target} for {seconds} s");
+        run(&mut cmd)?;
     }
     Ok(())
 }
