@@ -16,6 +16,7 @@ mod input;
 mod limits;
 mod metrics;
 mod namespaces;
+mod openapi;
 mod operator;
 mod params;
 mod plugins;
@@ -28,8 +29,10 @@ mod volumes;
 pub use backend::{Backend, Freshness, HealthReport};
 pub use body::MAX_BODY;
 pub use error::ApiError;
+pub use input::decode_register;
 pub use limits::{Limits, MIN_HEADER_BYTES};
 pub use metrics::Metrics;
+pub use openapi::OPENAPI_JSON;
 pub use params::parse_go_duration;
 pub use serve::serve;
 
@@ -56,6 +59,7 @@ pub fn router_with<B: Backend>(backend: B, limits: &Limits) -> Router {
     };
     Router::new()
         .merge(status::routes())
+        .merge(openapi::routes())
         .merge(operator::routes())
         .merge(snapshot::routes())
         .merge(events::routes())

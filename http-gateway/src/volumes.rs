@@ -111,7 +111,8 @@ async fn register<B: Backend>(
         volumes: registered.volumes,
         warnings: registered.warnings.join("\n"),
         index: registered.index,
-        last_contact: fresh.last_contact_ms,
+        // A Go `time.Duration` in the body, so nanoseconds; the header carries milliseconds.
+        last_contact: fresh.last_contact_ms.saturating_mul(1_000_000),
         known_leader: fresh.known_leader,
         next_token: String::new(),
     };
