@@ -14,6 +14,7 @@ use crate::served::Served;
 use crate::service::{ClusterRpc, RaftRpc};
 use crate::status::NodeStatus;
 use crate::store::{DataDir, LogStore, OpenError, StateMachineStore};
+use crate::tls::RpcTls;
 use crate::types::{NodeId, Raft, TypeConfig};
 use openraft::alias::InstantOf;
 use openraft::async_runtime::watch::WatchReceiver;
@@ -105,6 +106,8 @@ pub struct NodeConfig {
     pub source_ip: Option<std::net::IpAddr>,
     /// Every RPC to or from this node carries it.
     pub secret: ClusterSecret,
+    /// Mutual TLS on the RPC port, for the server and for calls to peers.
+    pub tls: Option<RpcTls>,
     /// Deliberately wrong behaviours, for the chaos suite's self-checks only.
     pub faults: TestFaults,
     /// Whether callers are held to ACL tokens and policies.
@@ -135,6 +138,8 @@ pub enum StartError {
     },
     #[error("invalid raft config: {0}")]
     Config(String),
+    #[error("TLS on the RPC port: {0}")]
+    Tls(String),
     #[error("storage: {0}")]
     Storage(#[from] std::io::Error),
     #[error("raft: {0}")]
@@ -185,7 +190,7 @@ impl RaftNode {
         }
         .validate()
         .map_err(|e| StartError::Config(e.to_string()))?;
-        let peers = Peers::new(config.source_ip, config.secret.clone());
+        let peers = Peers::new(config.source_ip, config.secret.clone(), config.tls.clone());
         let network = Network {
             id: config.id,
             peers: peers.clone(),
@@ -254,8 +259,14 @@ impl RaftNode {
             tokio_stream::wrappers::TcpListenerStream::new(rpc_listener),
             |accepted| accepted.and_then(|s| s.set_nodelay(true).map(|()| s)),
         );
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = &config.tls {
+            server = server
+                .tls_config(tls.server())
+                .map_err(|e| StartError::Tls(e.to_string()))?;
+        }
         let grpc = Served::spawn("gRPC", |stop| async move {
-            let served = tonic::transport::Server::builder()
+            let served = server
                 .http2_keepalive_interval(Some(KEEPALIVE))
                 .http2_keepalive_timeout(Some(KEEPALIVE))
                 .add_service(raft_svc)

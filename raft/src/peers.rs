@@ -1,8 +1,10 @@
-//! How a node reaches its peers: one reusable gRPC channel per peer address, dialled by our own
-//! connector (so a failure to connect is a typed error), every call carrying the cluster secret;
-//! and the one rule that decides whether a failed call was certainly never processed.
+//! How a node reaches its peers: one reusable gRPC channel per peer address (over mutual TLS when
+//! the node has certificates), dialled by our own connector (so a failure to connect is a typed
+//! error), every call carrying the cluster secret; and the one rule that decides whether a
+//! failed call was certainly never processed.
 
 use crate::secret::ClusterSecret;
+use crate::tls::RpcTls;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -69,11 +71,20 @@ async fn dial(
     Err(failed(last))
 }
 
-/// A lazily connected channel to `addr` that reconnects itself, dialling from `source`.
-fn channel(addr: &str, source: Option<IpAddr>) -> Result<Channel, tonic::transport::Error> {
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
+/// A lazily connected channel to `addr` that reconnects itself, dialling from `source`, over
+/// mutual TLS when `tls` is given.
+fn channel(
+    addr: &str,
+    source: Option<IpAddr>,
+    tls: Option<&RpcTls>,
+) -> Result<Channel, tonic::transport::Error> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))?
         .http2_keep_alive_interval(Duration::from_secs(5))
         .keep_alive_timeout(Duration::from_secs(5));
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls.client())?;
+    }
     Ok(endpoint.connect_with_connector_lazy(tower::service_fn(move |uri: Uri| dial(uri, source))))
 }
 
@@ -83,8 +94,17 @@ pub fn cluster_client(
     addr: &str,
     secret: &ClusterSecret,
 ) -> Result<ClusterClient, tonic::transport::Error> {
+    cluster_client_tls(addr, secret, None)
+}
+
+/// `cluster_client`, over mutual TLS when `tls` is given.
+pub fn cluster_client_tls(
+    addr: &str,
+    secret: &ClusterSecret,
+    tls: Option<&RpcTls>,
+) -> Result<ClusterClient, tonic::transport::Error> {
     Ok(
-        ClusterServiceClient::with_interceptor(channel(addr, None)?, secret.clone())
+        ClusterServiceClient::with_interceptor(channel(addr, None, tls)?, secret.clone())
             .max_decoding_message_size(MAX_MESSAGE)
             .max_encoding_message_size(MAX_MESSAGE),
     )
@@ -95,14 +115,16 @@ pub struct Peers {
     channels: Arc<Mutex<HashMap<String, Channel>>>,
     source: Option<IpAddr>,
     secret: ClusterSecret,
+    tls: Option<RpcTls>,
 }
 
 impl Peers {
-    pub fn new(source: Option<IpAddr>, secret: ClusterSecret) -> Self {
+    pub fn new(source: Option<IpAddr>, secret: ClusterSecret, tls: Option<RpcTls>) -> Self {
         Peers {
             channels: Arc::default(),
             source,
             secret,
+            tls,
         }
     }
 
@@ -112,7 +134,7 @@ impl Peers {
         if let Some(ch) = map.get(addr) {
             return Ok(ch.clone());
         }
-        let ch = channel(addr, self.source)?;
+        let ch = channel(addr, self.source, self.tls.as_ref())?;
         map.insert(addr.to_string(), ch.clone());
         Ok(ch)
     }

@@ -54,8 +54,13 @@ impl ClusterSecret {
     /// A fresh random secret (64 hex digits).
     pub fn generate() -> Self {
         let bytes: [u8; 32] = rand::random();
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        ClusterSecret(hex.into())
+        ClusterSecret(hex(&bytes).into())
+    }
+
+    /// The value derived from `material` that every holder of it computes alike (its SHA-256).
+    pub(crate) fn derived(material: &[u8]) -> Self {
+        use sha2::Digest;
+        ClusterSecret(hex(&sha2::Sha256::digest(material)).into())
     }
 
     /// The secret itself, for writing it where an operator keeps it.
@@ -84,6 +89,10 @@ impl ClusterSecret {
             "this call needs the cluster secret",
         ))
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl std::fmt::Debug for ClusterSecret {

@@ -61,6 +61,7 @@ impl Agent {
             acl_enabled: config.acl_enabled,
             max_blocking_queries: config.limits.max_blocking_queries,
             min_free_disk_mb: config.limits.min_free_disk_mb,
+            tls: config.tls.as_ref().map(|t| t.rpc.clone()),
         };
         if config.faults.any() {
             tracing::warn!(
@@ -92,9 +93,11 @@ impl Agent {
         );
         let http_listener = listeners.http;
         let limits = config.limits.http.clone();
+        let https = config.tls.as_ref().map(|t| t.https.clone());
         let http = Served::spawn("HTTP", |stop| async move {
-            if let Err(e) = stowage_http_gateway::serve(http_listener, router, &limits, stop).await
-            {
+            let served =
+                stowage_http_gateway::serve_with(http_listener, router, &limits, https, stop);
+            if let Err(e) = served.await {
                 tracing::error!("HTTP server ended: {e}");
             }
         });

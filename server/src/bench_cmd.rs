@@ -70,6 +70,7 @@ fn agent_launch(dir: &std::path::Path) -> anyhow::Result<Launch> {
             secret_file: secret_file.clone(),
             log: m.log.clone(),
             acl_enabled: false,
+            tls: None,
         }
         .command()
         .map(|mut cmd| {

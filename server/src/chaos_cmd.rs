@@ -105,6 +105,7 @@ pub fn agent_launch(
                 secret_file: secret_file.clone(),
                 log: slot.log.clone(),
                 acl_enabled,
+                tls: None,
             }
             .command()
         }))

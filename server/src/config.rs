@@ -2,6 +2,7 @@
 //! order of precedence, checked once at start-up.
 
 use crate::limits::{FileLimits, LimitArgs, NodeLimits};
+use crate::tls::{FileTls, NodeTls, TlsArgs};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -54,9 +55,12 @@ pub struct AgentArgs {
     pub raft_multiplier: Option<u32>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// A TOML file with any of: node_id, data_dir, http_addr, rpc_addr, peers, bootstrap_expect,
-    /// cluster_secret_file, cluster_secret, raft_multiplier, an `[acl]` table with `enabled`, and a
-    /// `[limits]` table with the limit settings below.
+    /// cluster_secret_file, cluster_secret, raft_multiplier, an `[acl]` table with `enabled`, a
+    /// `[limits]` table with the limit settings below, and a `[tls]` table with ca_file,
+    /// cert_file, key_file and verify_https_client.
     #[arg(long, env = "STOWAGE_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -78,6 +82,8 @@ struct FileConfig {
     acl: FileAcl,
     #[serde(default)]
     limits: FileLimits,
+    #[serde(default)]
+    tls: FileTls,
 }
 
 /// The config file's `[acl]` table.
@@ -104,6 +110,8 @@ pub struct AgentConfig {
     pub timing: RaftTiming,
     /// What this node allows its clients.
     pub limits: NodeLimits,
+    /// TLS on both ports, when configured.
+    pub tls: Option<NodeTls>,
     /// Deliberately wrong behaviours, for the chaos suite's self-checks: no flag, variable or
     /// file sets them, and a default build has none.
     pub faults: TestFaults,
@@ -144,6 +152,12 @@ impl AgentConfig {
             "BootstrapExpect": self.bootstrap_expect,
             "ClusterSecret": "<redacted>",
             "ACL": { "Enabled": self.acl_enabled },
+            "TLS": self.tls.as_ref().map(|t| serde_json::json!({
+                "CAFile": t.files.ca_file,
+                "CertFile": t.files.cert_file,
+                "KeyFile": t.files.key_file,
+                "VerifyHTTPSClient": t.verify_https_client,
+            })),
             "Limits": {
                 "HTTPMaxBody": self.limits.http.max_body,
                 "HTTPMaxHeaderBytes": self.limits.http.max_header_bytes,
@@ -178,21 +192,26 @@ pub fn read_secret_file(path: &Path) -> anyhow::Result<ClusterSecret> {
 }
 
 /// The secret from, in order: the value given, the file given, the config file's value, the
-/// config file's file.
+/// config file's file. With TLS on, none is needed: the certificates authenticate peers, and
+/// members share a value derived from their CA certificate instead.
 fn resolve_secret(
     value: Option<ClusterSecret>,
     file: Option<PathBuf>,
     file_value: Option<ClusterSecret>,
     file_file: Option<PathBuf>,
+    tls: Option<&NodeTls>,
 ) -> anyhow::Result<ClusterSecret> {
     match (value, file, file_value, file_file) {
         (Some(v), ..) => Ok(v),
         (None, Some(f), ..) => read_secret_file(&f),
         (None, None, Some(v), _) => Ok(v),
         (None, None, None, Some(f)) => read_secret_file(&f),
-        (None, None, None, None) => bail!(
-            "a cluster secret is required (--cluster-secret-file, STOWAGE_CLUSTER_SECRET, or cluster_secret in the config file); every node of a cluster needs the same one"
-        ),
+        (None, None, None, None) => match tls {
+            Some(tls) => Ok(tls.rpc.derived_secret()),
+            None => bail!(
+                "a cluster secret is required (--cluster-secret-file, STOWAGE_CLUSTER_SECRET, or cluster_secret in the config file), unless TLS is on; every node of a cluster needs the same one"
+            ),
+        },
     }
 }
 
@@ -265,11 +284,13 @@ impl AgentArgs {
             .bootstrap_expect
             .or(file.bootstrap_expect)
             .unwrap_or(DEFAULT_BOOTSTRAP_EXPECT);
+        let tls = self.tls.resolve(file.tls)?;
         let secret = resolve_secret(
             self.cluster_secret,
             self.cluster_secret_file,
             file.cluster_secret,
             file.cluster_secret_file,
+            tls.as_ref(),
         )?;
         let multiplier = self.raft_multiplier.or(file.raft_multiplier).unwrap_or(1);
         if !RAFT_MULTIPLIERS.contains(&multiplier) {
@@ -286,6 +307,7 @@ impl AgentArgs {
             acl_enabled: self.acl_enabled || file.acl.enabled,
             timing: RaftTiming::default().scaled(multiplier),
             limits: self.limits.resolve(file.limits)?,
+            tls,
             faults: TestFaults::default(),
         };
         if !config.peers.contains_key(&node_id) {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use rustix::process::{Pid, Signal, kill_process};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use stowage_raft::ClusterSecret;
+use stowage_raft::{ClusterSecret, TlsFiles};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -27,6 +27,10 @@ pub struct DevArgs {
     /// Hold every caller to ACL tokens and policies, on all three nodes.
     #[arg(long)]
     pub acl_enabled: bool,
+    /// Serve both ports over TLS with the certificates `deploy/tls/make-certs.sh DIR` made:
+    /// `ca.pem`, and `nodeN.pem` with `nodeN-key.pem` for node N.
+    #[arg(long)]
+    pub tls_dir: Option<PathBuf>,
 }
 
 struct DevNode {
@@ -75,6 +79,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<u8> {
                     peers: peers.clone(),
                     secret_file: secret_file.clone(),
                     acl_enabled: args.acl_enabled,
+                    tls: args.tls_dir.as_ref().map(|d| TlsFiles {
+                        ca_file: d.join("ca.pem"),
+                        cert_file: d.join(format!("node{}.pem", i + 1)),
+                        key_file: d.join(format!("node{}-key.pem", i + 1)),
+                    }),
                 },
                 pid: None,
                 restarts: Vec::new(),
@@ -83,9 +92,14 @@ pub async fn run(args: DevArgs) -> anyhow::Result<u8> {
         .collect();
 
     println!("stowage dev: three nodes, data under {}", root.display());
+    let scheme = if args.tls_dir.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     for n in &nodes {
         println!(
-            "  node {}: HTTP http://{}  RPC {}  log {}",
+            "  node {}: HTTP {scheme}://{}  RPC {}  log {}",
             n.spec.id,
             n.spec.http_addr,
             n.spec.rpc_addr,
@@ -96,10 +110,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<u8> {
         "cluster secret (for `stowage operator`): {}",
         secret_file.display()
     );
-    println!(
-        "try: curl http://{}/v1/status/leader   (Ctrl-C stops all three)",
-        nodes[0].spec.http_addr
-    );
+    match &args.tls_dir {
+        Some(d) => println!(
+            "try: curl --cacert {0}/ca.pem --cert {0}/cli.pem --key {0}/cli-key.pem https://{1}/v1/status/leader   (Ctrl-C stops all three)",
+            d.display(),
+            nodes[0].spec.http_addr
+        ),
+        None => println!(
+            "try: curl http://{}/v1/status/leader   (Ctrl-C stops all three)",
+            nodes[0].spec.http_addr
+        ),
+    }
 
     let (exits_tx, mut exits) = mpsc::unbounded_channel();
     for i in 0..nodes.len() {

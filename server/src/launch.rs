@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use stowage_raft::TlsFiles;
 use tokio::process::{Child, Command};
 
 /// What one child agent needs to know.
@@ -22,6 +23,8 @@ pub struct AgentSpec {
     pub log: PathBuf,
     /// Start it with `--acl-enabled`.
     pub acl_enabled: bool,
+    /// Its CA, certificate and key, to start it with TLS on both ports.
+    pub tls: Option<TlsFiles>,
 }
 
 impl AgentSpec {
@@ -41,8 +44,16 @@ impl AgentSpec {
             .args(["--peer", &self.peers])
             .arg("--cluster-secret-file")
             .arg(&self.secret_file)
-            .args(self.acl_enabled.then_some("--acl-enabled"))
-            .stdin(Stdio::null())
+            .args(self.acl_enabled.then_some("--acl-enabled"));
+        if let Some(tls) = &self.tls {
+            cmd.arg("--tls-ca-file")
+                .arg(&tls.ca_file)
+                .arg("--tls-cert-file")
+                .arg(&tls.cert_file)
+                .arg("--tls-key-file")
+                .arg(&tls.key_file);
+        }
+        cmd.stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);

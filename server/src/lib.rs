@@ -16,5 +16,6 @@ pub mod launch;
 pub mod limits;
 pub mod operator;
 pub mod secret_cmd;
+pub mod tls;
 
 pub use backend::NodeBackend;

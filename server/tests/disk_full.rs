@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 use stowage_server::limits::NodeLimits;
 use stowage_testkit::acl_cluster::volume_json;
-use stowage_testkit::{TestCluster, eventually, fast_timing};
+use stowage_testkit::{Shape, TestCluster, eventually, fast_timing};
 
 /// Each node's filesystem, in MiB (RocksDB preallocates about 70 MiB for each WAL file); the
 /// reserve below which a node takes no entries.
@@ -96,12 +96,15 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_recovers() {
         return;
     }
     let disks = [Tmpfs::mount(), Tmpfs::mount(), Tmpfs::mount()];
-    let parents = disks.each_ref().map(|d| d.path().to_path_buf());
-    let limits = NodeLimits {
-        min_free_disk_mb: RESERVE_MIB,
-        ..NodeLimits::default()
+    let shape = Shape {
+        limits: NodeLimits {
+            min_free_disk_mb: RESERVE_MIB,
+            ..NodeLimits::default()
+        },
+        parents: Some(disks.each_ref().map(|d| d.path().to_path_buf())),
+        ..Shape::default()
     };
-    let c = TestCluster::start_in(&parents, fast_timing(1000), limits).await;
+    let c = TestCluster::start_shaped(fast_timing(1000), shape).await;
     let http = reqwest::Client::new();
     let leader = c.leader().await;
     let follower = c.followers(leader)[0];

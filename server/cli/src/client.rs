@@ -1,5 +1,7 @@
 //! Talking to a node's HTTP API as Nomad's CLI does: the address and token from flags or
-//! `NOMAD_ADDR`/`NOMAD_TOKEN`, and every refusal turned into one line with the server's message.
+//! `NOMAD_ADDR`/`NOMAD_TOKEN`, HTTPS with Nomad's `NOMAD_CACERT`, `NOMAD_CLIENT_CERT`,
+//! `NOMAD_CLIENT_KEY` and `NOMAD_TLS_SERVER_NAME`, and every refusal turned into one line with
+//! the server's message.
 
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -19,6 +21,61 @@ pub struct ApiArgs {
     /// The ACL token's secret ID.
     #[arg(long, env = "NOMAD_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// The CA certificate (PEM) to verify the server's HTTPS certificate with.
+    #[arg(long, env = "NOMAD_CACERT", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// A client certificate (PEM), for servers that verify HTTPS clients.
+    #[arg(
+        long,
+        env = "NOMAD_CLIENT_CERT",
+        global = true,
+        requires = "client_key"
+    )]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(
+        long,
+        env = "NOMAD_CLIENT_KEY",
+        global = true,
+        requires = "client_cert"
+    )]
+    pub client_key: Option<std::path::PathBuf>,
+    /// The name to expect in the server's certificate, when the address does not carry it
+    /// (for example `server.global.stowage`).
+    #[arg(long, env = "NOMAD_TLS_SERVER_NAME", global = true)]
+    pub tls_server_name: Option<String>,
+}
+
+/// An HTTP client for `base` with the TLS material `args` names.
+fn http_client(args: &ApiArgs, base: &str) -> Result<reqwest::Client, ApiError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| ApiError::Transport(format!("cannot read {}: {e}", path.display())))
+    };
+    let tls = |what: &str, e: reqwest::Error| ApiError::Transport(format!("{what}: {e}"));
+    let mut b = reqwest::Client::builder().use_rustls_tls();
+    if let Some(ca) = &args.ca_cert {
+        let ca =
+            reqwest::Certificate::from_pem(&read(ca)?).map_err(|e| tls("the CA certificate", e))?;
+        b = b.tls_built_in_root_certs(false).add_root_certificate(ca);
+    }
+    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+        let mut pem = read(cert)?;
+        pem.extend(read(key)?);
+        let id = reqwest::Identity::from_pem(&pem).map_err(|e| tls("the client certificate", e))?;
+        b = b.identity(id);
+    }
+    // A server name other than the address's host: send to the address, verify the name.
+    if let Some(name) = &args.tls_server_name {
+        let url = reqwest::Url::parse(base)
+            .map_err(|e| ApiError::Transport(format!("address {base}: {e}")))?;
+        let addrs = url
+            .socket_addrs(|| None)
+            .map_err(|e| ApiError::Transport(format!("address {base}: {e}")))?;
+        b = b.resolve_to_addrs(name, &addrs);
+    }
+    b.build()
+        .map_err(|e| ApiError::Transport(format!("cannot build an HTTP client: {e}")))
 }
 
 /// Why a call did not give an answer.
@@ -61,9 +118,14 @@ impl Client {
         } else {
             format!("http://{base}")
         };
-        let http = reqwest::Client::builder()
-            .build()
-            .map_err(|e| ApiError::Transport(format!("cannot build an HTTP client: {e}")))?;
+        let http = http_client(args, &base)?;
+        // The requests go to the server name, which `http_client` resolves to the address.
+        let named = args.tls_server_name.as_ref().and_then(|name| {
+            let mut url = reqwest::Url::parse(&base).ok()?;
+            url.set_host(Some(name)).ok()?;
+            Some(url.as_str().trim_end_matches('/').to_string())
+        });
+        let base = named.unwrap_or(base);
         Ok(Client {
             base,
             token: args.token.clone().filter(|t| !t.is_empty()),

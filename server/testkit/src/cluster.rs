@@ -15,6 +15,7 @@ use stowage_raft::{ClusterSecret, RaftTiming, TestFaults};
 use stowage_server::agent::{Agent, Listeners};
 use stowage_server::config::AgentConfig;
 use stowage_server::limits::NodeLimits;
+use stowage_server::tls::NodeTls;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 
@@ -50,51 +51,49 @@ pub fn volume(id: &str) -> Volume {
     }
 }
 
+/// What `TestCluster::start_shaped` sets on each node beyond `start`'s defaults.
+#[derive(Default)]
+pub struct Shape {
+    pub acl_enabled: bool,
+    pub limits: NodeLimits,
+    /// Node N keeps its data under `parents[N-1]` (a filesystem of the test's choosing).
+    pub parents: Option<[PathBuf; 3]>,
+    /// Node N's TLS, by id.
+    pub tls: BTreeMap<u64, NodeTls>,
+}
+
 impl TestCluster {
     /// Three nodes on loopback addresses of their own, listening on free ports.
     pub async fn start(timing: RaftTiming) -> TestCluster {
-        Self::start_with(timing, false, NodeLimits::default()).await
+        Self::start_shaped(timing, Shape::default()).await
     }
 
     /// Three nodes as `start` makes them, each with `limits`.
     pub async fn start_limited(timing: RaftTiming, limits: NodeLimits) -> TestCluster {
-        Self::start_with(timing, false, limits).await
+        Self::start_shaped(
+            timing,
+            Shape {
+                limits,
+                ..Shape::default()
+            },
+        )
+        .await
     }
 
     /// Three nodes as `start` makes them, holding callers to ACLs.
     pub async fn start_with_acls(timing: RaftTiming) -> TestCluster {
-        Self::start_with(timing, true, NodeLimits::default()).await
+        Self::start_shaped(
+            timing,
+            Shape {
+                acl_enabled: true,
+                ..Shape::default()
+            },
+        )
+        .await
     }
 
-    /// Three nodes as `start_limited` makes them, node N keeping its data under `parents[N-1]`
-    /// (a filesystem of the test's choosing).
-    pub async fn start_in(
-        parents: &[PathBuf; 3],
-        timing: RaftTiming,
-        limits: NodeLimits,
-    ) -> TestCluster {
-        let root = tempfile::tempdir().expect("tempdir");
-        let dirs = (1..=3)
-            .map(|id| (id, parents[id as usize - 1].join(format!("node{id}"))))
-            .collect();
-        Self::start_with_dirs(root, dirs, timing, false, limits).await
-    }
-
-    async fn start_with(timing: RaftTiming, acl_enabled: bool, limits: NodeLimits) -> TestCluster {
-        let root = tempfile::tempdir().expect("tempdir");
-        let dirs = (1..=3)
-            .map(|id| (id, root.path().join(format!("node{id}"))))
-            .collect();
-        Self::start_with_dirs(root, dirs, timing, acl_enabled, limits).await
-    }
-
-    async fn start_with_dirs(
-        root: TempDir,
-        dirs: BTreeMap<u64, PathBuf>,
-        timing: RaftTiming,
-        acl_enabled: bool,
-        limits: NodeLimits,
-    ) -> TestCluster {
+    /// Three nodes as `start` makes them, with what `shape` sets.
+    pub async fn start_shaped(timing: RaftTiming, shape: Shape) -> TestCluster {
         let secret = ClusterSecret::generate();
         let mut bound = BTreeMap::new();
         for (i, ip) in loopback_ips().into_iter().enumerate() {
@@ -106,17 +105,7 @@ impl TestCluster {
             .iter()
             .map(|(id, l)| (*id, l.rpc.local_addr().expect("addr").to_string()))
             .collect();
-        Self::launch(
-            root,
-            dirs,
-            timing,
-            &secret,
-            acl_enabled,
-            peers,
-            bound,
-            limits,
-        )
-        .await
+        Self::launch(timing, &secret, peers, bound, shape).await
     }
 
     /// Three nodes on the listeners `Net::build` bound, each reached by its peers through the
@@ -128,55 +117,45 @@ impl TestCluster {
         secret: &ClusterSecret,
         acl_enabled: bool,
     ) -> TestCluster {
-        let root = tempfile::tempdir().expect("tempdir");
-        let dirs = listeners
-            .keys()
-            .map(|id| (*id, root.path().join(format!("node{id}"))))
-            .collect();
         let bound = listeners
             .into_iter()
             .map(|(id, (rpc, http))| (id, Listeners { rpc, http }))
             .collect();
-        let limits = NodeLimits::default();
-        Self::launch(
-            root,
-            dirs,
-            timing,
-            secret,
+        let shape = Shape {
             acl_enabled,
-            net.peers(),
-            bound,
-            limits,
-        )
-        .await
+            ..Shape::default()
+        };
+        Self::launch(timing, secret, net.peers(), bound, shape).await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn launch(
-        root: TempDir,
-        dirs: BTreeMap<u64, PathBuf>,
         timing: RaftTiming,
         secret: &ClusterSecret,
-        acl_enabled: bool,
         peers: BTreeMap<u64, String>,
         bound: BTreeMap<u64, Listeners>,
-        limits: NodeLimits,
+        mut shape: Shape,
     ) -> TestCluster {
+        let root = tempfile::tempdir().expect("tempdir");
         let configs: BTreeMap<u64, AgentConfig> = bound
             .iter()
             .map(|(id, l)| {
+                let parent = match &shape.parents {
+                    Some(parents) => parents[*id as usize - 1].clone(),
+                    None => root.path().to_path_buf(),
+                };
                 let config = AgentConfig {
                     node_id: *id,
-                    data_dir: dirs[id].clone(),
+                    data_dir: parent.join(format!("node{id}")),
                     http_bind: l.http.local_addr().expect("addr"),
                     rpc_bind: l.rpc.local_addr().expect("addr"),
                     peers: peers.clone(),
                     bootstrap_expect: peers.len(),
                     secret: secret.clone(),
                     faults: TestFaults::default(),
-                    acl_enabled,
+                    acl_enabled: shape.acl_enabled,
                     timing: timing.clone(),
-                    limits: limits.clone(),
+                    limits: shape.limits.clone(),
+                    tls: shape.tls.remove(id),
                 };
                 (*id, config)
             })
@@ -269,6 +248,13 @@ impl TestCluster {
             .remove(&id)
             .unwrap_or_else(|| panic!("node {id} is not running"));
         agent.shutdown().await;
+    }
+
+    /// Node `id`'s configuration, to change before it is restarted.
+    pub fn config_mut(&mut self, id: u64) -> &mut AgentConfig {
+        self.configs
+            .get_mut(&id)
+            .unwrap_or_else(|| panic!("no node {id}"))
     }
 
     /// Starts a stopped node again on the same addresses and data dir.

@@ -14,7 +14,7 @@ pub mod poll;
 pub mod processes;
 pub mod router_acl;
 
-pub use cluster::{TestCluster, fast_timing, volume};
+pub use cluster::{Shape, TestCluster, fast_timing, volume};
 pub use memory::{MemoryStore, StateBackend};
 pub use poll::{POLL, eventually, loopback_ips};
 

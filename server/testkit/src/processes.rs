@@ -84,6 +84,7 @@ impl ProcessCluster {
                     secret_file: secret_file.clone(),
                     log: dir.path().join(format!("node{}.log", i + 1)),
                     acl_enabled: false,
+                    tls: None,
                 },
                 child: None,
             })
