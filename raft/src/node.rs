@@ -161,7 +161,6 @@ pub struct RaftNode {
     reaper_task: Option<JoinHandle<()>>,
     fatal_task: JoinHandle<()>,
     fatal: watch::Receiver<Option<String>>,
-    dir: DataDir,
 }
 
 impl RaftNode {
@@ -303,7 +302,6 @@ impl RaftNode {
             reaper_task,
             fatal_task,
             fatal,
-            dir,
         })
     }
 
@@ -416,10 +414,6 @@ impl RaftNode {
             ),
         }
         self.grpc.stop(GRPC_GRACE).await;
-        if let Err(e) = self.dir.flush_all().await {
-            // Nothing is lost: the WAL still holds every write, replayed at the next start.
-            tracing::warn!("flushing the data dir at shutdown: {e}");
-        }
         self.fatal_task.abort();
         self.leader_changes_task.abort();
     }

@@ -1,6 +1,6 @@
 //! Operator commands: `operator raft` over the HTTP API, as Nomad's; and, over the internal
 //! gRPC API, show members, add a learner, change voters. Like every caller of that API, those
-//! need the cluster secret.
+//! need the cluster secret, or, with TLS on, a certificate the cluster's CA signed.
 
 use crate::config::read_secret_file;
 use anyhow::{Context, bail};
@@ -11,11 +11,11 @@ use stowage_proto::codec;
 use stowage_proto::pb::{
     AddLearnerRequest, ChangeMembershipRequest, MembershipReply, NodeInfoReply, NodeInfoRequest,
 };
-use stowage_raft::{ClusterClient, ClusterSecret, Member};
+use stowage_raft::{ClusterClient, ClusterSecret, Member, RpcTls, TlsFiles};
 
 /// How an operator command proves it may talk to the cluster.
 #[derive(Debug, Clone, clap::Args)]
-pub struct SecretArgs {
+pub struct RpcArgs {
     /// A file holding the cluster secret (`stowage dev` keeps one in its data dir).
     #[arg(long, env = "STOWAGE_CLUSTER_SECRET_FILE", global = true)]
     pub cluster_secret_file: Option<PathBuf>,
@@ -27,17 +27,53 @@ pub struct SecretArgs {
         global = true
     )]
     pub cluster_secret: Option<ClusterSecret>,
+    /// With TLS on the RPC port: the cluster's CA certificate (PEM).
+    #[arg(long, env = "STOWAGE_TLS_CA_FILE", global = true, requires_all = ["tls_cert_file", "tls_key_file"])]
+    pub tls_ca_file: Option<PathBuf>,
+    /// A certificate the CA signed (a node's, or one made for operators), PEM.
+    #[arg(
+        long,
+        env = "STOWAGE_TLS_CERT_FILE",
+        global = true,
+        requires = "tls_ca_file"
+    )]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The certificate's key, PEM.
+    #[arg(
+        long,
+        env = "STOWAGE_TLS_KEY_FILE",
+        global = true,
+        requires = "tls_ca_file"
+    )]
+    pub tls_key_file: Option<PathBuf>,
 }
 
-impl SecretArgs {
-    fn secret(&self) -> anyhow::Result<ClusterSecret> {
-        match (&self.cluster_secret, &self.cluster_secret_file) {
-            (Some(s), _) => Ok(s.clone()),
-            (None, Some(f)) => read_secret_file(f),
-            (None, None) => bail!(
-                "the cluster secret is required (--cluster-secret-file or STOWAGE_CLUSTER_SECRET)"
+/// What every call to the RPC port carries.
+struct Rpc {
+    secret: ClusterSecret,
+    tls: Option<RpcTls>,
+}
+
+impl RpcArgs {
+    fn rpc(&self) -> anyhow::Result<Rpc> {
+        let tls = match (&self.tls_ca_file, &self.tls_cert_file, &self.tls_key_file) {
+            (Some(ca), Some(cert), Some(key)) => Some(RpcTls::load(&TlsFiles {
+                ca_file: ca.clone(),
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+            })?),
+            _ => None,
+        };
+        let secret = match (&self.cluster_secret, &self.cluster_secret_file, &tls) {
+            (Some(s), ..) => s.clone(),
+            (None, Some(f), _) => read_secret_file(f)?,
+            // Members with TLS and no secret share the value derived from their CA.
+            (None, None, Some(tls)) => tls.derived_secret(),
+            (None, None, None) => bail!(
+                "the cluster secret is required (--cluster-secret-file or STOWAGE_CLUSTER_SECRET), or TLS (--tls-ca-file, --tls-cert-file, --tls-key-file)"
             ),
-        }
+        };
+        Ok(Rpc { secret, tls })
     }
 }
 
@@ -46,7 +82,7 @@ pub struct OperatorArgs {
     #[command(subcommand)]
     pub cmd: OperatorCmd,
     #[command(flatten)]
-    pub secret: SecretArgs,
+    pub rpc: RpcArgs,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -95,12 +131,13 @@ pub enum OperatorCmd {
     },
 }
 
-fn connect(addr: &str, secret: &ClusterSecret) -> anyhow::Result<ClusterClient> {
-    stowage_raft::cluster_client(addr, secret).with_context(|| format!("cannot reach {addr}"))
+fn connect(addr: &str, rpc: &Rpc) -> anyhow::Result<ClusterClient> {
+    stowage_raft::cluster_client_tls(addr, &rpc.secret, rpc.tls.as_ref())
+        .with_context(|| format!("cannot reach {addr}"))
 }
 
-async fn info(addr: &str, secret: &ClusterSecret) -> anyhow::Result<NodeInfoReply> {
-    let reply = connect(addr, secret)?
+async fn info(addr: &str, rpc: &Rpc) -> anyhow::Result<NodeInfoReply> {
+    let reply = connect(addr, rpc)?
         .node_info(NodeInfoRequest {})
         .await
         .map_err(|s| anyhow::anyhow!("{addr}: {}", s.message()))?;
@@ -108,12 +145,12 @@ async fn info(addr: &str, secret: &ClusterSecret) -> anyhow::Result<NodeInfoRepl
 }
 
 /// Membership changes must be made on the leader; find it through any node.
-async fn leader(addr: &str, secret: &ClusterSecret) -> anyhow::Result<ClusterClient> {
-    let i = info(addr, secret).await?;
+async fn leader(addr: &str, rpc: &Rpc) -> anyhow::Result<ClusterClient> {
+    let i = info(addr, rpc).await?;
     if !i.has_leader {
         bail!("the cluster has no leader right now; try again");
     }
-    connect(&i.leader_rpc_addr, secret)
+    connect(&i.leader_rpc_addr, rpc)
 }
 
 fn check(reply: Result<tonic::Response<MembershipReply>, tonic::Status>) -> anyhow::Result<()> {
@@ -134,22 +171,22 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<u8> {
     let (api, cmd) = match args.cmd {
         OperatorCmd::Raft { api, cmd } => (api, ApiCommand::Raft(cmd)),
         OperatorCmd::Snapshot { api, cmd } => (api, ApiCommand::Snapshot(cmd)),
-        over_rpc => return over_grpc(over_rpc, &args.secret).await,
+        over_rpc => return over_grpc(over_rpc, &args.rpc).await,
     };
     stowage_cli::run(&api, cmd).await?;
     Ok(0)
 }
 
-/// The commands that talk to the internal gRPC API, with the cluster secret.
-async fn over_grpc(cmd: OperatorCmd, secret: &SecretArgs) -> anyhow::Result<u8> {
-    let secret = secret.secret()?;
+/// The commands that talk to the internal gRPC API, with the cluster secret or a certificate.
+async fn over_grpc(cmd: OperatorCmd, args: &RpcArgs) -> anyhow::Result<u8> {
+    let rpc = args.rpc()?;
     match cmd {
         // `run` sends these over HTTP before it gets here.
         OperatorCmd::Raft { .. } | OperatorCmd::Snapshot { .. } => {
             bail!("operator raft and operator snapshot are HTTP commands")
         }
         OperatorCmd::Members { rpc_addr } => {
-            let i = info(&rpc_addr, &secret).await?;
+            let i = info(&rpc_addr, &rpc).await?;
             let members: Vec<Member> = codec::decode(&i.members)?;
             println!(
                 "{:<4} {:<22} {:<22} {:<8} leader",
@@ -179,7 +216,7 @@ async fn over_grpc(cmd: OperatorCmd, secret: &SecretArgs) -> anyhow::Result<u8> 
                 rpc_addr: node_rpc_addr,
                 http_addr: node_http_addr,
             };
-            check(leader(&rpc_addr, &secret).await?.add_learner(req).await)?;
+            check(leader(&rpc_addr, &rpc).await?.add_learner(req).await)?;
         }
         OperatorCmd::ChangeMembership {
             rpc_addr,
@@ -187,12 +224,7 @@ async fn over_grpc(cmd: OperatorCmd, secret: &SecretArgs) -> anyhow::Result<u8> 
             retain,
         } => {
             let req = ChangeMembershipRequest { voters, retain };
-            check(
-                leader(&rpc_addr, &secret)
-                    .await?
-                    .change_membership(req)
-                    .await,
-            )?;
+            check(leader(&rpc_addr, &rpc).await?.change_membership(req).await)?;
         }
     }
     Ok(0)

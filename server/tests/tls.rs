@@ -94,26 +94,23 @@ fn https_client(addr: SocketAddr, ca: &Ca, identity: Option<&TlsFiles>) -> reqwe
     b.build().expect("client")
 }
 
+/// Three nodes, each with a certificate `ca` signed, verifying HTTPS clients if `verify`.
+async fn three_nodes(ca: &Ca, dir: &Path, verify: bool) -> TestCluster {
+    let tls: BTreeMap<u64, NodeTls> = (1..=3)
+        .map(|n| (n, node_tls(&ca.issue(dir, &format!("node{n}")), verify)))
+        .collect();
+    let shape = Shape {
+        tls,
+        ..Shape::default()
+    };
+    TestCluster::start_shaped(fast_timing(1000), shape).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_with_another_cas_certificate_cannot_join_or_send_raft_traffic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ours, theirs) = (Ca::new("stowage test CA"), Ca::new("another CA"));
-    let tls: BTreeMap<u64, NodeTls> = (1..=3)
-        .map(|n| {
-            (
-                n,
-                node_tls(&ours.issue(dir.path(), &format!("node{n}")), false),
-            )
-        })
-        .collect();
-    let mut c = TestCluster::start_shaped(
-        fast_timing(1000),
-        Shape {
-            tls,
-            ..Shape::default()
-        },
-    )
-    .await;
+    let mut c = three_nodes(&ours, dir.path(), false).await;
     let http = https_client(c.http_addr(1), &ours, None);
     let node1 = c.http_addr(1);
     let register = |id: String| {
@@ -182,22 +179,7 @@ async fn a_node_with_another_cas_certificate_cannot_join_or_send_raft_traffic() 
 async fn https_with_verify_https_client_answers_only_clients_the_ca_signed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ours, theirs) = (Ca::new("stowage test CA"), Ca::new("another CA"));
-    let tls: BTreeMap<u64, NodeTls> = (1..=3)
-        .map(|n| {
-            (
-                n,
-                node_tls(&ours.issue(dir.path(), &format!("node{n}")), true),
-            )
-        })
-        .collect();
-    let c = TestCluster::start_shaped(
-        fast_timing(1000),
-        Shape {
-            tls,
-            ..Shape::default()
-        },
-    )
-    .await;
+    let c = three_nodes(&ours, dir.path(), true).await;
     let addr = c.http_addr(c.leader().await);
     let leader = url(addr, "/v1/status/leader");
 

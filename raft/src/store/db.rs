@@ -318,27 +318,6 @@ impl DataDir {
 }
 
 impl DataDir {
-    /// Writes every memtable to table files and syncs the WAL, on a graceful stop: the next start
-    /// then reads tables instead of replaying the WAL. Skipped under the test-only early-ack
-    /// fault, whose state must stay in memory only.
-    pub(crate) async fn flush_all(&self) -> Result<(), std::io::Error> {
-        if self.faults.early_ack() {
-            return Ok(());
-        }
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            for name in OWN_CFS.iter().chain(&TABLE_CFS) {
-                if let Some(cf) = db.cf_handle(name) {
-                    db.flush_cf(cf)?;
-                }
-            }
-            db.flush_wal(true)
-        })
-        .await
-        .map_err(std::io::Error::other)?
-        .map_err(std::io::Error::other)
-    }
-
     /// Writes what an acknowledgement depends on (log appends, applied state): synced, unless the
     /// test-only early-ack fault is on, which keeps it in memory only, as a buggy store would.
     pub(crate) async fn write_acked(&self, batch: WriteBatch) -> Result<(), std::io::Error> {

@@ -268,7 +268,13 @@ impl TestCluster {
                 async move {
                     // The old sockets and RocksDB lock are released asynchronously after shutdown.
                     let listeners = Listeners::bind(&config).await.ok()?;
-                    Agent::start(&config, listeners).await.ok()
+                    match Agent::start(&config, listeners).await {
+                        Ok(agent) => Some(agent),
+                        Err(e) => {
+                            eprintln!("node {id} does not start yet: {e:#}");
+                            None
+                        }
+                    }
                 }
             },
         )
