@@ -1,8 +1,9 @@
 //! A full disk, on real filesystems: each node keeps its data on a small tmpfs of its own. A
-//! follower whose disk is full takes no entries but stays up, and catches up once space returns;
-//! a leader whose disk is full answers writes 507 with a clear message and writes nothing, reads
-//! go on everywhere, and writes succeed again once space returns. Mounting needs root: as any
-//! other user the test says it cannot run, and passes nothing off as checked.
+//! follower whose disk is full takes no entries but stays up and serves reads, and catches up
+//! once space returns; a leader whose disk is full answers writes 507 with a clear message and
+//! writes nothing, reads go on everywhere, and writes succeed again once space returns.
+//! Mounting needs root: as any other user the test says it cannot run, and passes nothing off
+//! as checked.
 
 use reqwest::StatusCode;
 use std::path::{Path, PathBuf};
@@ -114,11 +115,11 @@ async fn a_full_disk_refuses_writes_keeps_reads_and_recovers() {
     );
 
     // A follower's disk full: the other two still commit, and it stays up, serving what it has.
+    // (A write sent to the full follower itself may find no leader there, 503, nothing written:
+    // refusing the leader's entries, it can miss heartbeats long enough to start electing.)
     let filler = disks[follower as usize - 1].fill(RESERVE_MIB / 2);
     assert_eq!(
-        put(&http, &c, follower, "while-follower-full")
-            .await
-            .status(),
+        put(&http, &c, leader, "while-follower-full").await.status(),
         StatusCode::OK
     );
     let other = c
