@@ -78,15 +78,17 @@ pub async fn serve_with(
                             None => refuse(TokioIo::new(stream), ip, &limits).await,
                         };
                     };
+                    // Over the limit, a TLS connection is closed before its handshake: answering
+                    // 429 would cost a handshake for every connection refused.
+                    let Some(_held) = admitted else {
+                        return;
+                    };
                     let handshake = tls.acceptor.accept(stream);
                     let Ok(Ok(stream)) = tokio::time::timeout(limits.header_timeout, handshake).await
                     else {
                         return;
                     };
-                    match admitted {
-                        Some(_held) => serve_one(&builder, TokioIo::new(stream), router, watcher).await,
-                        None => refuse(TokioIo::new(stream), ip, &limits).await,
-                    }
+                    serve_one(&builder, TokioIo::new(stream), router, watcher).await;
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}

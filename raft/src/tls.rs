@@ -11,6 +11,9 @@ use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 /// The name every node's certificate carries and every client checks.
 pub const SERVER_NAME: &str = "server.global.stowage";
 
+/// How long a caller of the RPC port may take to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Where a node's TLS material lives, all PEM.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -64,11 +67,13 @@ impl RpcTls {
         })
     }
 
-    /// Requires every caller to present a certificate the cluster's CA signed.
+    /// Requires every caller to present a certificate the cluster's CA signed, within
+    /// `HANDSHAKE_TIMEOUT`: a caller that never finishes its handshake holds nothing for long.
     pub(crate) fn server(&self) -> ServerTlsConfig {
         ServerTlsConfig::new()
             .identity(self.identity.clone())
             .client_ca_root(Certificate::from_pem(&self.ca_pem))
+            .timeout(HANDSHAKE_TIMEOUT)
     }
 
     /// Presents this node's certificate and accepts only a server the cluster's CA signed for
@@ -83,7 +88,15 @@ impl RpcTls {
     /// The value members share as their cluster secret when none is configured: with TLS on,
     /// the certificates authenticate peers, and every member holds the CA certificate this is
     /// derived from. (It is no secret: it only lets the secret check pass between members.)
+    /// Whitespace is left out, so copies that differ only in line endings or a final newline
+    /// agree; a file holding other or more certificates derives another value.
     pub fn derived_secret(&self) -> ClusterSecret {
-        ClusterSecret::derived(&self.ca_pem)
+        let text: Vec<u8> = self
+            .ca_pem
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        ClusterSecret::derived(&text)
     }
 }

@@ -141,6 +141,12 @@ async fn a_node_with_another_cas_certificate_cannot_join_or_send_raft_traffic() 
     let intruder = theirs.issue(dir.path(), "node3-intruder");
     c.config_mut(3).tls = Some(node_tls(&intruder, false));
     c.restart(3).await;
+    let node3 = https_client(c.http_addr(3), &theirs, None);
+    let up = node3
+        .get(url(c.http_addr(3), "/v1/agent/health"))
+        .send()
+        .await;
+    assert!(up.is_ok(), "node 3 is not serving: {up:?}");
     let ids: Vec<String> = (0..5).map(|n| format!("tls-{n}")).collect();
     for id in &ids {
         register(id.clone()).await;
