@@ -3,6 +3,7 @@
 //! need the cluster secret, or, with TLS on, a certificate the cluster's CA signed.
 
 use crate::config::read_secret_file;
+use crate::tls::{FileTls, TlsFileArgs};
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use stowage_cli::{ApiArgs, ApiCommand, RaftCmd, SnapshotCmd};
@@ -11,7 +12,7 @@ use stowage_proto::codec;
 use stowage_proto::pb::{
     AddLearnerRequest, ChangeMembershipRequest, MembershipReply, NodeInfoReply, NodeInfoRequest,
 };
-use stowage_raft::{ClusterClient, ClusterSecret, Member, RpcTls, TlsFiles};
+use stowage_raft::{ClusterClient, ClusterSecret, Member, RpcTls};
 
 /// How an operator command proves it may talk to the cluster.
 #[derive(Debug, Clone, clap::Args)]
@@ -27,25 +28,8 @@ pub struct RpcArgs {
         global = true
     )]
     pub cluster_secret: Option<ClusterSecret>,
-    /// With TLS on the RPC port: the cluster's CA certificate (PEM).
-    #[arg(long, env = "STOWAGE_TLS_CA_FILE", global = true, requires_all = ["tls_cert_file", "tls_key_file"])]
-    pub tls_ca_file: Option<PathBuf>,
-    /// A certificate the CA signed (a node's, or one made for operators), PEM.
-    #[arg(
-        long,
-        env = "STOWAGE_TLS_CERT_FILE",
-        global = true,
-        requires = "tls_ca_file"
-    )]
-    pub tls_cert_file: Option<PathBuf>,
-    /// The certificate's key, PEM.
-    #[arg(
-        long,
-        env = "STOWAGE_TLS_KEY_FILE",
-        global = true,
-        requires = "tls_ca_file"
-    )]
-    pub tls_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsFileArgs,
 }
 
 /// What every call to the RPC port carries.
@@ -56,14 +40,8 @@ struct Rpc {
 
 impl RpcArgs {
     fn rpc(&self) -> anyhow::Result<Rpc> {
-        let tls = match (&self.tls_ca_file, &self.tls_cert_file, &self.tls_key_file) {
-            (Some(ca), Some(cert), Some(key)) => Some(RpcTls::load(&TlsFiles {
-                ca_file: ca.clone(),
-                cert_file: cert.clone(),
-                key_file: key.clone(),
-            })?),
-            _ => None,
-        };
+        let files = self.tls.clone().files(FileTls::default())?;
+        let tls = files.map(|f| RpcTls::load(&f)).transpose()?;
         let secret = match (&self.cluster_secret, &self.cluster_secret_file, &tls) {
             (Some(s), ..) => s.clone(),
             (None, Some(f), _) => read_secret_file(f)?,

@@ -8,18 +8,45 @@ use std::path::PathBuf;
 use stowage_http_gateway::Https;
 use stowage_raft::{RpcTls, TlsFiles};
 
+/// The CA, a certificate it signed and that certificate's key: a node's, which turn TLS on for
+/// both its ports, or an operator's, for the RPC commands. The same variables serve both, so
+/// operator commands run on a node find its own.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsFileArgs {
+    /// The cluster's CA certificate (PEM): it signed every node's certificate, and every
+    /// client's that `--tls-verify-https-client` admits.
+    #[arg(long, env = "STOWAGE_TLS_CA_FILE", global = true)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// A certificate the CA signed (PEM); a node's must name `server.global.stowage`.
+    #[arg(long, env = "STOWAGE_TLS_CERT_FILE", global = true)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "STOWAGE_TLS_KEY_FILE", global = true)]
+    pub tls_key_file: Option<PathBuf>,
+}
+
+impl TlsFileArgs {
+    /// All three files (each flag first, then `file`'s value), or None when none is named.
+    pub fn files(self, file: FileTls) -> anyhow::Result<Option<TlsFiles>> {
+        let ca = self.tls_ca_file.or(file.ca_file);
+        let cert = self.tls_cert_file.or(file.cert_file);
+        let key = self.tls_key_file.or(file.key_file);
+        match (ca, cert, key) {
+            (None, None, None) => Ok(None),
+            (Some(ca_file), Some(cert_file), Some(key_file)) => Ok(Some(TlsFiles {
+                ca_file,
+                cert_file,
+                key_file,
+            })),
+            _ => bail!("TLS needs all three of ca_file, cert_file and key_file"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TlsArgs {
-    /// The CA certificate (PEM) that signed every node's certificate, and every client's that
-    /// `--tls-verify-https-client` admits. With the two below, turns TLS on for both ports.
-    #[arg(long, env = "STOWAGE_TLS_CA_FILE")]
-    pub tls_ca_file: Option<PathBuf>,
-    /// This node's certificate (PEM); it must name `server.global.stowage`.
-    #[arg(long, env = "STOWAGE_TLS_CERT_FILE")]
-    pub tls_cert_file: Option<PathBuf>,
-    /// This node's private key (PEM).
-    #[arg(long, env = "STOWAGE_TLS_KEY_FILE")]
-    pub tls_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub files: TlsFileArgs,
     /// Require HTTPS clients to present a certificate the CA signed.
     #[arg(long, env = "STOWAGE_TLS_VERIFY_HTTPS_CLIENT")]
     pub tls_verify_https_client: bool,
@@ -48,21 +75,12 @@ pub struct NodeTls {
 impl TlsArgs {
     /// TLS as configured (flags first, then the file), or None when no file names it.
     pub fn resolve(self, file: FileTls) -> anyhow::Result<Option<NodeTls>> {
-        let ca = self.tls_ca_file.or(file.ca_file);
-        let cert = self.tls_cert_file.or(file.cert_file);
-        let key = self.tls_key_file.or(file.key_file);
         let verify_https_client = self.tls_verify_https_client || file.verify_https_client;
-        let files = match (ca, cert, key) {
-            (None, None, None) if verify_https_client => {
-                bail!("verify_https_client needs TLS: set ca_file, cert_file and key_file")
+        let Some(files) = self.files.files(file)? else {
+            if verify_https_client {
+                bail!("verify_https_client needs TLS: set ca_file, cert_file and key_file");
             }
-            (None, None, None) => return Ok(None),
-            (Some(ca_file), Some(cert_file), Some(key_file)) => TlsFiles {
-                ca_file,
-                cert_file,
-                key_file,
-            },
-            _ => bail!("TLS needs all three of ca_file, cert_file and key_file"),
+            return Ok(None);
         };
         let rpc = RpcTls::load(&files)?;
         let read = |path: &PathBuf| {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use stowage_proto::pb::NodeInfoRequest;
 use stowage_raft::{RpcTls, SERVER_NAME, TlsFiles};
 use stowage_server::config::AgentArgs;
-use stowage_server::tls::{NodeTls, TlsArgs};
+use stowage_server::tls::{NodeTls, TlsArgs, TlsFileArgs};
 use stowage_testkit::acl_cluster::volume_json;
 use stowage_testkit::{Shape, TestCluster, eventually, fast_timing};
 
@@ -67,9 +67,11 @@ fn url(addr: SocketAddr, path: &str) -> String {
 
 fn node_tls(files: &TlsFiles, verify_https_client: bool) -> NodeTls {
     TlsArgs {
-        tls_ca_file: Some(files.ca_file.clone()),
-        tls_cert_file: Some(files.cert_file.clone()),
-        tls_key_file: Some(files.key_file.clone()),
+        files: TlsFileArgs {
+            tls_ca_file: Some(files.ca_file.clone()),
+            tls_cert_file: Some(files.cert_file.clone()),
+            tls_key_file: Some(files.key_file.clone()),
+        },
         tls_verify_https_client: verify_https_client,
     }
     .resolve(Default::default())
@@ -221,9 +223,11 @@ fn with_tls_on_the_cluster_secret_is_optional() {
         peers: vec!["1=127.0.0.1:4647".into()],
         bootstrap_expect: Some(1),
         tls: TlsArgs {
-            tls_ca_file: tls.then(|| files.ca_file.clone()),
-            tls_cert_file: tls.then(|| files.cert_file.clone()),
-            tls_key_file: tls.then(|| files.key_file.clone()),
+            files: TlsFileArgs {
+                tls_ca_file: tls.then(|| files.ca_file.clone()),
+                tls_cert_file: tls.then(|| files.cert_file.clone()),
+                tls_key_file: tls.then(|| files.key_file.clone()),
+            },
             tls_verify_https_client: false,
         },
         ..Default::default()
