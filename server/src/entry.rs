@@ -3,9 +3,12 @@
 //! node's health, sends every request to a healthy node (the nodes carry writes to the leader
 //! themselves), and tries another node only when the request certainly never arrived (a refused
 //! connection) or is a read. A write that was sent and then lost answers "outcome unknown", never
-//! a second attempt. `stowage health` is the containers' health check.
+//! a second attempt. With TLS files it serves HTTPS and speaks HTTPS to the nodes, presenting
+//! its own certificate to nodes that verify clients. `stowage health` is the containers' health
+//! check, over HTTPS when the same TLS variables are set.
 
 use crate::agent::stop_signal;
+use crate::tls::{FileTls, TlsArgs, TlsFileArgs, https_client};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
@@ -42,6 +45,9 @@ pub struct EntryArgs {
     /// another node, a write answers 504 (its outcome is unknown).
     #[arg(long, env = "STOWAGE_GATEWAY_TIMEOUT_MS", default_value_t = 30_000)]
     pub timeout_ms: u64,
+    /// The cluster's CA and this gateway's certificate: HTTPS towards clients and nodes.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// One node behind the entry, and what its last health check said.
@@ -52,6 +58,8 @@ struct Upstream {
 
 struct Entry {
     upstreams: Vec<Upstream>,
+    /// `http`, or `https` when the cluster speaks TLS.
+    scheme: &'static str,
     /// Where the next request starts among the healthy nodes, so load spreads.
     next: AtomicUsize,
     client: reqwest::Client,
@@ -107,7 +115,7 @@ impl Entry {
     }
 
     async fn check(&self, up: &Upstream) {
-        let url = format!("http://{}/v1/agent/health", up.addr);
+        let url = format!("{}://{}/v1/agent/health", self.scheme, up.addr);
         let ok = tokio::time::timeout(Duration::from_secs(1), self.client.get(url).send())
             .await
             .is_ok_and(|r| r.is_ok_and(|r| r.status().is_success()));
@@ -168,7 +176,10 @@ async fn forward(State(entry): State<Arc<Entry>>, req: Request) -> Response {
     for up in entry.order() {
         let sent = entry
             .client
-            .request(parts.method.clone(), format!("http://{}{path}", up.addr))
+            .request(
+                parts.method.clone(),
+                format!("{}://{}{path}", entry.scheme, up.addr),
+            )
             .headers(headers.clone())
             .body(body.clone())
             .timeout(within)
@@ -220,7 +231,12 @@ fn relay(resp: reqwest::Response) -> Response {
 }
 
 pub async fn run(args: EntryArgs) -> anyhow::Result<u8> {
-    let client = reqwest::Client::builder()
+    let tls = args.tls.resolve(FileTls::default())?;
+    let client = match &tls {
+        Some(tls) => https_client(&tls.files)?,
+        None => reqwest::Client::builder(),
+    };
+    let client = client
         .no_gzip()
         .connect_timeout(Duration::from_secs(1))
         .build()
@@ -234,6 +250,7 @@ pub async fn run(args: EntryArgs) -> anyhow::Result<u8> {
                 healthy: AtomicBool::new(true),
             })
             .collect(),
+        scheme: if tls.is_some() { "https" } else { "http" },
         next: AtomicUsize::new(0),
         client,
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
@@ -241,14 +258,26 @@ pub async fn run(args: EntryArgs) -> anyhow::Result<u8> {
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(listen = %args.listen, upstreams = ?args.upstreams, "gateway ready");
+    tracing::info!(
+        listen = %args.listen,
+        upstreams = ?args.upstreams,
+        tls = tls.is_some(),
+        "gateway ready"
+    );
     let checks = tokio::spawn(check_forever(
         entry.clone(),
         Duration::from_millis(args.check_interval_ms.max(50)),
     ));
     let router = Router::new().fallback(forward).with_state(entry);
-    let served =
-        stowage_http_gateway::serve(listener, router, &Default::default(), stop_signal()).await;
+    let https = tls.map(|t| t.https);
+    let served = stowage_http_gateway::serve_with(
+        listener,
+        router,
+        &Default::default(),
+        https,
+        stop_signal(),
+    )
+    .await;
     checks.abort();
     served.context("the gateway stopped")?;
     Ok(0)
@@ -259,13 +288,21 @@ pub struct HealthArgs {
     /// The HTTP address to ask (a node's, or a gateway's).
     #[arg(long, default_value = "127.0.0.1:4646")]
     pub addr: String,
+    /// The cluster's CA and a certificate it signed: ask over HTTPS (a container's own
+    /// `STOWAGE_TLS_*` variables, so a node's health check follows its TLS set-up).
+    #[command(flatten)]
+    pub tls: TlsFileArgs,
 }
 
 /// `stowage health`: exits 0 when the node at `addr` reports itself healthy, else 1 with its
 /// answer. For container health checks, where there is no curl.
 pub async fn health(args: HealthArgs) -> anyhow::Result<u8> {
-    let url = format!("http://{}/v1/agent/health", args.addr);
-    let resp = reqwest::Client::builder()
+    let (client, scheme) = match args.tls.files(FileTls::default())? {
+        Some(files) => (https_client(&files)?, "https"),
+        None => (reqwest::Client::builder(), "http"),
+    };
+    let url = format!("{scheme}://{}/v1/agent/health", args.addr);
+    let resp = client
         .timeout(Duration::from_secs(2))
         .build()?
         .get(&url)

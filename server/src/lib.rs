@@ -17,5 +17,6 @@ pub mod limits;
 pub mod operator;
 pub mod secret_cmd;
 pub mod tls;
+pub mod tls_cmd;
 
 pub use backend::NodeBackend;

@@ -6,7 +6,7 @@ use stowage_cli::{AclCmd, ApiArgs, ApiCommand, NamespaceCmd, PluginCmd, VolumeCm
 use stowage_server::config::AgentArgs;
 use stowage_server::dev::DevArgs;
 use stowage_server::operator::OperatorArgs;
-use stowage_server::{agent, bench_cmd, chaos_cmd, dev, entry, operator, secret_cmd};
+use stowage_server::{agent, bench_cmd, chaos_cmd, dev, entry, operator, secret_cmd, tls_cmd};
 
 /// A replicated store for CSI volumes and their claims that speaks Nomad's HTTP API.
 #[derive(Parser)]
@@ -57,6 +57,9 @@ enum Cmd {
     Health(entry::HealthArgs),
     /// Make sure a cluster secret file exists, owned by the nodes' user (for containers).
     Secret(secret_cmd::SecretArgs),
+    /// Install a cluster's certificates for its containers.
+    #[command(subcommand)]
+    Tls(tls_cmd::TlsCmd),
 }
 
 /// `RUST_LOG` when set; else `level` for stowage, and the libraries' chatter only from warn up.
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             Cmd::Gateway(args) => entry::run(args).await,
             Cmd::Health(args) => entry::health(args).await,
             Cmd::Secret(args) => secret_cmd::run(args),
+            Cmd::Tls(cmd) => tls_cmd::run(cmd),
         }
     });
     match result {

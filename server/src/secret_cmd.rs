@@ -33,9 +33,13 @@ pub fn run(args: SecretArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("cannot write {}", args.file.display()))?;
     }
     if let Some(uid) = args.owner {
-        let owner = rustix::fs::Uid::from_raw(uid);
-        rustix::fs::chown(&args.file, Some(owner), None)
-            .with_context(|| format!("cannot give {} to user {uid}", args.file.display()))?;
+        give_to(&args.file, uid)?;
     }
     Ok(0)
+}
+
+/// Makes user `uid` the owner of `path` (the nodes' user, for files root wrote for them).
+pub fn give_to(path: &std::path::Path, uid: u32) -> anyhow::Result<()> {
+    rustix::fs::chown(path, Some(rustix::fs::Uid::from_raw(uid)), None)
+        .with_context(|| format!("cannot give {} to user {uid}", path.display()))
 }

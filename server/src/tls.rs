@@ -101,3 +101,13 @@ impl TlsArgs {
         }))
     }
 }
+
+/// A client builder for a cluster's HTTPS ports: it trusts only the cluster's CA, and presents
+/// `files`' certificate to nodes that verify HTTPS clients.
+pub fn https_client(files: &TlsFiles) -> anyhow::Result<reqwest::ClientBuilder> {
+    stowage_cli::tls_client_builder(
+        Some(&files.ca_file),
+        Some((&files.cert_file, &files.key_file)),
+    )
+    .map_err(anyhow::Error::msg)
+}

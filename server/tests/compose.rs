@@ -1,7 +1,9 @@
 //! The docker-compose cluster, for real: the image built from this checkout, the repository's
 //! `docker-compose.yml` in a project of the test's own, the gateway answering while the leader is
 //! killed, data kept across `down` and `up` and forgotten with `down -v`, clean stops on SIGTERM,
-//! and a non-root user. Skipped, with one line, where no Docker engine answers.
+//! and a non-root user; and the same cluster over TLS (`docker-compose.tls.yml`), with
+//! certificates from `deploy/tls/make-certs.sh`, client certificates required, and Raft over
+//! mutual TLS electing a new leader. Skipped, with one line, where no Docker engine answers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,13 +49,25 @@ struct Project {
     /// The image the project runs, removed with it.
     image: String,
     compose: Vec<String>,
+    /// The compose files, the repository's own first.
+    files: Vec<PathBuf>,
     env: Vec<(&'static str, String)>,
+    /// `http`, or `https` for a project over TLS.
+    scheme: &'static str,
     gateway: u16,
     node_ports: [u16; 3],
 }
 
 impl Project {
+    /// A project of the repository's `docker-compose.yml` alone, its image built from this test
+    /// build's binary.
     fn new() -> Project {
+        Project::with(&[], Vec::new())
+    }
+
+    /// A project of `docker-compose.yml` and the `overlays` (repository paths), with `env` added,
+    /// its image built from this test build's binary.
+    fn with(overlays: &[&str], env: Vec<(&'static str, String)>) -> Project {
         let plugin = Command::new("docker")
             .args(["compose", "version"])
             .output()
@@ -66,15 +80,29 @@ impl Project {
         let (gateway, node_ports) = (free_port(), [free_port(), free_port(), free_port()]);
         let name = format!("stowagetest{}", rand::random::<u32>());
         let image = format!("stowage-test:{name}");
+        // The image holds this test build's own binary, under a tag of the test's own: nothing
+        // compiles, the binary other tests are running is never replaced, and a user's
+        // `stowage:local` is left alone.
+        run(Command::new(repo().join("deploy/build-image.sh"))
+            .current_dir(repo())
+            .args(["--binary", env!("CARGO_BIN_EXE_stowage"), "--tag", &image]));
+        let tls = overlays.contains(&"docker-compose.tls.yml");
+        let mut files = vec![repo().join("docker-compose.yml")];
+        files.extend(overlays.iter().map(|f| repo().join(f)));
         Project {
             compose,
+            files,
+            scheme: if tls { "https" } else { "http" },
             env: vec![
                 ("STOWAGE_IMAGE", image.clone()),
                 ("STOWAGE_PORT", format!("127.0.0.1:{gateway}")),
                 ("STOWAGE_NODE1_PORT", format!("127.0.0.1:{}", node_ports[0])),
                 ("STOWAGE_NODE2_PORT", format!("127.0.0.1:{}", node_ports[1])),
                 ("STOWAGE_NODE3_PORT", format!("127.0.0.1:{}", node_ports[2])),
-            ],
+            ]
+            .into_iter()
+            .chain(env)
+            .collect(),
             gateway,
             node_ports,
             name,
@@ -84,11 +112,11 @@ impl Project {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.compose[0]);
-        c.args(&self.compose[1..])
-            .args(["-p", &self.name, "-f"])
-            .arg(repo().join("docker-compose.yml"))
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (*k, v)));
+        c.args(&self.compose[1..]).args(["-p", &self.name]);
+        for f in &self.files {
+            c.arg("-f").arg(f);
+        }
+        c.args(args).envs(self.env.iter().map(|(k, v)| (*k, v)));
         c
     }
 
@@ -101,7 +129,7 @@ impl Project {
     }
 
     fn url(&self, port: u16, path: &str) -> String {
-        format!("http://127.0.0.1:{port}{path}")
+        format!("{}://127.0.0.1:{port}{path}", self.scheme)
     }
 }
 
@@ -148,6 +176,47 @@ fn volume(id: &str) -> String {
     .to_string()
 }
 
+/// Kills the leader's container, and returns its service once the gateway answers a read of
+/// volume `kept` again and a write of volume `id` is acknowledged without it (another node
+/// leads).
+async fn survives_the_leader(p: &Project, http: &reqwest::Client, kept: &str, id: &str) -> String {
+    // A node that has not yet heard from the leader names none: ask until one is named.
+    let leader_url = p.url(p.gateway, "/v1/status/leader");
+    let leader: String = eventually(
+        "a node names the leader",
+        Duration::from_secs(30),
+        || async {
+            let named: String = http.get(&leader_url).send().await.ok()?.json().await.ok()?;
+            (!named.is_empty()).then_some(named)
+        },
+    )
+    .await;
+    let service = leader.split(':').next().expect("node name").to_string();
+    run(Command::new("docker").args(["kill", &p.container(&service)]));
+    let read = p.url(p.gateway, &format!("/v1/volume/csi/{kept}"));
+    eventually(
+        "reads answer through the gateway",
+        Duration::from_secs(30),
+        || async { (status(http, &read).await == Some(200)).then_some(()) },
+    )
+    .await;
+    eventually(
+        "a write is acknowledged without the old leader",
+        Duration::from_secs(60),
+        || async {
+            let r = http
+                .put(p.url(p.gateway, "/v1/volumes"))
+                .body(volume(id))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(())
+        },
+    )
+    .await;
+    service
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compose_cluster_survives_a_node_and_keeps_its_data() {
     if !docker_answers() {
@@ -155,12 +224,6 @@ async fn the_compose_cluster_survives_a_node_and_keeps_its_data() {
         return;
     }
     let p = Project::new();
-    // The image holds this test build's own binary, under a tag of the test's own: nothing
-    // compiles, the binary other tests are running is never replaced, and a user's
-    // `stowage:local` is left alone.
-    run(Command::new(repo().join("deploy/build-image.sh"))
-        .current_dir(repo())
-        .args(["--binary", env!("CARGO_BIN_EXE_stowage"), "--tag", &p.image]));
     p.compose(&["up", "-d"]);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -178,42 +241,7 @@ async fn the_compose_cluster_survives_a_node_and_keeps_its_data() {
     assert_eq!(put.status(), 200);
     assert_eq!(volume_ids(&p, &http, p.node_ports[1]).await, ["kept"]);
 
-    // The leader killed: the gateway keeps answering, and a write goes through once another
-    // node leads.
-    // A node that has not yet heard from the leader names none: ask until one is named.
-    let leader_url = p.url(p.gateway, "/v1/status/leader");
-    let leader: String = eventually(
-        "a node names the leader",
-        Duration::from_secs(30),
-        || async {
-            let named: String = http.get(&leader_url).send().await.ok()?.json().await.ok()?;
-            (!named.is_empty()).then_some(named)
-        },
-    )
-    .await;
-    let service = leader.split(':').next().expect("node name").to_string();
-    run(Command::new("docker").args(["kill", &p.container(&service)]));
-    let read = p.url(p.gateway, "/v1/volume/csi/kept");
-    eventually(
-        "reads answer through the gateway",
-        Duration::from_secs(30),
-        || async { (status(&http, &read).await == Some(200)).then_some(()) },
-    )
-    .await;
-    eventually(
-        "a write is acknowledged without the old leader",
-        Duration::from_secs(60),
-        || async {
-            let r = http
-                .put(p.url(p.gateway, "/v1/volumes"))
-                .body(volume("after"))
-                .send()
-                .await
-                .ok()?;
-            (r.status() == 200).then_some(())
-        },
-    )
-    .await;
+    let service = survives_the_leader(&p, &http, "kept", "after").await;
     p.compose(&["up", "-d", &service]);
 
     // SIGTERM stops a node cleanly within the grace period, as the non-root user.
@@ -238,4 +266,101 @@ async fn the_compose_cluster_survives_a_node_and_keeps_its_data() {
     p.compose(&["up", "-d"]);
     until_healthy(&p, &http).await;
     assert!(volume_ids(&p, &http, p.gateway).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_cluster_runs_over_tls_with_client_certificates() {
+    if !docker_answers() {
+        eprintln!("compose TLS test skipped: no Docker engine answers here");
+        return;
+    }
+    let certs = tempfile::tempdir().expect("a certificate dir");
+    run(Command::new(repo().join("deploy/tls/make-certs.sh"))
+        .arg(certs.path())
+        .args(["node1", "node2", "node3", "gateway"]));
+    let p = Project::with(
+        &["docker-compose.tls.yml"],
+        vec![
+            ("STOWAGE_TLS_DIR", certs.path().display().to_string()),
+            ("STOWAGE_TLS_VERIFY_HTTPS_CLIENT", "true".into()),
+        ],
+    );
+    p.compose(&["up", "-d"]);
+    let client = |ca: bool, identity: bool| {
+        let ca = ca.then(|| certs.path().join("ca.pem"));
+        let (cert, key) = (
+            certs.path().join("cli.pem"),
+            certs.path().join("cli-key.pem"),
+        );
+        let identity = identity.then_some((cert.as_path(), key.as_path()));
+        stowage_cli::tls_client_builder(ca.as_deref(), identity)
+            .expect("TLS material")
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client")
+    };
+    let https = client(true, true);
+    until_healthy(&p, &https).await;
+
+    // Registered through the gateway (HTTPS both ways), read on a node's own HTTPS port.
+    let put = https
+        .put(p.url(p.gateway, "/v1/volumes"))
+        .body(volume("sealed"))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(put.status(), 200);
+    assert_eq!(volume_ids(&p, &https, p.node_ports[2]).await, ["sealed"]);
+
+    // The containers' own health checks, `stowage health` with the containers' TLS variables,
+    // pass against ports that require a client certificate.
+    for service in ["node1", "node2", "node3", "gateway"] {
+        let c = p.container(service);
+        eventually(
+            &format!("{service}'s health check passes over HTTPS"),
+            Duration::from_secs(60),
+            || async {
+                let out = Command::new("docker")
+                    .args(["inspect", "-f", "{{.State.Health.Status}}", &c])
+                    .output()
+                    .ok()?;
+                (String::from_utf8_lossy(&out.stdout).trim() == "healthy").then_some(())
+            },
+        )
+        .await;
+    }
+
+    // Nobody without a certificate the CA signed gets an answer, on the gateway or a node:
+    // not plain HTTP, not a client without a certificate, not one that trusts no such CA.
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    for port in [p.gateway, p.node_ports[0]] {
+        let path = "/v1/volumes?type=csi";
+        let http_url = format!("http://127.0.0.1:{port}{path}");
+        assert!(
+            status(&plain, &http_url).await.is_none(),
+            "plain HTTP on {port}"
+        );
+        assert!(
+            status(&client(true, false), &p.url(port, path))
+                .await
+                .is_none(),
+            "no client certificate on {port}"
+        );
+        assert!(
+            status(&client(false, true), &p.url(port, path))
+                .await
+                .is_none(),
+            "a client that does not trust the cluster's CA on {port}"
+        );
+    }
+
+    // Raft runs over mutual TLS: with the leader killed, the other two elect one and commit.
+    let service = survives_the_leader(&p, &https, "sealed", "after").await;
+    p.compose(&["up", "-d", &service]);
+    let mut ids = volume_ids(&p, &https, p.gateway).await;
+    ids.sort();
+    assert_eq!(ids, ["after", "sealed"]);
 }

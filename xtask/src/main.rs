@@ -79,6 +79,10 @@ fn setup(for_tests: bool) -> Result<(), String> {
     if for_tests && !Path::new(CHART_FONT).exists() {
         missing.push("fonts-dejavu-core");
     }
+    // deploy/tls/make-certs.sh, which the compose TLS test runs, makes its certificates with it.
+    if for_tests && !answers("openssl", &["version"]) {
+        missing.push("openssl");
+    }
     if !missing.is_empty() {
         if answers("apt-get", &["--version"]) {
             install_packages(&missing)?;

@@ -46,25 +46,37 @@ pub struct ApiArgs {
     pub tls_server_name: Option<String>,
 }
 
-/// An HTTP client for `base` with the TLS material `args` names.
-fn http_client(args: &ApiArgs, base: &str) -> Result<reqwest::Client, ApiError> {
+/// An HTTP client builder that trusts only `ca` (when given; else the built-in roots) and
+/// presents `identity`, a certificate and its key, to servers that verify clients. The CLI, the
+/// gateway in front of a cluster and the containers' health check all build their clients here.
+pub fn tls_client_builder(
+    ca: Option<&std::path::Path>,
+    identity: Option<(&std::path::Path, &std::path::Path)>,
+) -> Result<reqwest::ClientBuilder, String> {
     let read = |path: &std::path::Path| {
-        std::fs::read(path)
-            .map_err(|e| ApiError::Transport(format!("cannot read {}: {e}", path.display())))
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
     };
-    let tls = |what: &str, e: reqwest::Error| ApiError::Transport(format!("{what}: {e}"));
     let mut b = reqwest::Client::builder().use_rustls_tls();
-    if let Some(ca) = &args.ca_cert {
-        let ca =
-            reqwest::Certificate::from_pem(&read(ca)?).map_err(|e| tls("the CA certificate", e))?;
+    if let Some(ca) = ca {
+        let ca = reqwest::Certificate::from_pem(&read(ca)?)
+            .map_err(|e| format!("the CA certificate: {e}"))?;
         b = b.tls_built_in_root_certs(false).add_root_certificate(ca);
     }
-    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+    if let Some((cert, key)) = identity {
         let mut pem = read(cert)?;
         pem.extend(read(key)?);
-        let id = reqwest::Identity::from_pem(&pem).map_err(|e| tls("the client certificate", e))?;
+        let id = reqwest::Identity::from_pem(&pem)
+            .map_err(|e| format!("the client certificate: {e}"))?;
         b = b.identity(id);
     }
+    Ok(b)
+}
+
+/// An HTTP client for `base` with the TLS material `args` names.
+fn http_client(args: &ApiArgs, base: &str) -> Result<reqwest::Client, ApiError> {
+    let identity = args.client_cert.as_deref().zip(args.client_key.as_deref());
+    let mut b =
+        tls_client_builder(args.ca_cert.as_deref(), identity).map_err(ApiError::Transport)?;
     // A server name other than the address's host: send to the address, verify the name.
     if let Some(name) = &args.tls_server_name {
         let url = reqwest::Url::parse(base)

@@ -16,7 +16,7 @@ mod volume;
 mod volume_view;
 
 pub use acl::{AclCmd, NamespaceCmd};
-pub use client::{ApiArgs, ApiError, Client};
+pub use client::{ApiArgs, ApiError, Client, tls_client_builder};
 pub use plugin::PluginCmd;
 pub use raft::RaftCmd;
 pub use snapshot::SnapshotCmd;
