@@ -172,7 +172,7 @@ impl RaftNode {
         validate(&config)?;
         let dir = DataDir::open(&config.data_dir, config.id, config.faults)?;
         let disk = DiskGuard::new(config.data_dir.clone(), config.min_free_disk_mb);
-        let log_store = LogStore::new(dir.clone())?;
+        let log_store = LogStore::new(dir.clone());
         let sm = StateMachineStore::open(dir.clone(), config.faults)
             .map_err(|e| OpenError::from_load(&config.data_dir, e))?;
         let reader = sm.reader();

@@ -24,7 +24,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, TempDir> for RocksBui
         let dir = DataDir::open(tmp.path(), 1, TestFaults::default())
             .map_err(|e| err(std::io::Error::other(e.to_string())))?;
         let sm = StateMachineStore::open(dir.clone(), TestFaults::default()).map_err(err)?;
-        Ok((tmp, LogStore::new(dir).map_err(err)?, sm))
+        Ok((tmp, LogStore::new(dir), sm))
     }
 }
 
@@ -47,7 +47,7 @@ async fn acknowledged_log_state_survives_reopen() {
     let vote = Vote::new(3, 1);
     {
         let dir = DataDir::open(tmp.path(), 1, TestFaults::default()).expect("open");
-        let mut store = LogStore::new(dir).expect("log store");
+        let mut store = LogStore::new(dir);
         store.save_vote(&vote).await.expect("vote");
         let entries: Vec<Entry> = (1..=10).map(|i| Entry::new_blank(log_id(3, i))).collect();
         let (tx, rx) = TypeConfig::oneshot();
@@ -59,7 +59,7 @@ async fn acknowledged_log_state_survives_reopen() {
         store.purge(log_id(3, 4)).await.expect("purge");
     }
     let dir = DataDir::open(tmp.path(), 1, TestFaults::default()).expect("reopen");
-    let mut store = LogStore::new(dir).expect("log store");
+    let mut store = LogStore::new(dir);
     assert_eq!(store.read_vote().await.expect("read vote"), Some(vote));
     let state = store.get_log_state().await.expect("log state");
     assert_eq!(state.last_purged_log_id, Some(log_id(3, 4)));

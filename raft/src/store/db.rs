@@ -267,21 +267,16 @@ impl DataDir {
 
     /// Writes a batch and fsyncs the WAL before returning, off the async workers.
     pub(crate) async fn write_synced(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
-        let dir = self.clone();
-        tokio::task::spawn_blocking(move || dir.write_synced_blocking(batch))
-            .await
-            .map_err(std::io::Error::other)?
-    }
-
-    /// Writes a batch and fsyncs the WAL before returning, on the calling thread.
-    pub(crate) fn write_synced_blocking(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
+        let db = self.db.clone();
         let before = self.db.latest_sequence_number();
-        {
-            let _t = self.fsync.start_timer();
-            self.db
-                .write_opt(batch, &sync_write())
-                .map_err(std::io::Error::other)?;
-        }
+        let timer = self.fsync.clone();
+        tokio::task::spawn_blocking(move || {
+            let _t = timer.start_timer();
+            db.write_opt(batch, &sync_write())
+        })
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
         self.synced_seq.fetch_max(before, Ordering::SeqCst);
         Ok(())
     }
@@ -323,12 +318,11 @@ impl DataDir {
 }
 
 impl DataDir {
-    /// Writes what an acknowledgement depends on (log appends): synced, unless the test-only
-    /// early-ack fault is on, which keeps it in memory only, as a buggy store would. Blocking:
-    /// the log's writer thread calls it.
-    pub(crate) fn write_acked_blocking(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
+    /// Writes what an acknowledgement depends on (log appends, applied state): synced, unless the
+    /// test-only early-ack fault is on, which keeps it in memory only, as a buggy store would.
+    pub(crate) async fn write_acked(&self, batch: WriteBatch) -> Result<(), std::io::Error> {
         if !self.faults.early_ack() {
-            return self.write_synced_blocking(batch);
+            return self.write_synced(batch).await;
         }
         let mut w = WriteOptions::default();
         w.disable_wal(true);

@@ -1,11 +1,9 @@
-//! The Raft log and vote on RocksDB. An append is readable (from the cached tail) when it
-//! returns and reported flushed after its fsync on the log's writer thread; the vote is durable
-//! before `save_vote` returns, and the purge point is persisted before entries go. Range reads
-//! and deletes run off the async workers.
+//! The Raft log and vote on RocksDB. An append is reported flushed only after its fsync, the vote
+//! is durable before `save_vote` returns, and the purge point is persisted before entries go.
+//! Range reads and deletes run off the async workers.
 
 use super::db::{CF_LOGS, CF_META, DataDir};
 use super::log_cache::LogCache;
-use super::log_writer::{LogWriter, Record};
 use super::state_machine::blocking;
 use crate::types::{Entry, LogId, TypeConfig, Vote};
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -30,17 +28,14 @@ fn index_key(index: u64) -> [u8; 8] {
 pub struct LogStore {
     dir: DataDir,
     tail: LogCache,
-    writer: LogWriter,
 }
 
 impl LogStore {
-    /// The log on `dir`, with its writer thread started.
-    pub fn new(dir: DataDir) -> io::Result<Self> {
-        Ok(Self {
-            writer: LogWriter::start(dir.clone())?,
+    pub fn new(dir: DataDir) -> Self {
+        Self {
             dir,
             tail: LogCache::default(),
-        })
+        }
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -102,8 +97,6 @@ impl RaftLogReader<TypeConfig> for LogStore {
         if let Some(hit) = self.tail.get(start, last) {
             return Ok(hit);
         }
-        // Entries the cache no longer holds may still be queued for the disk.
-        self.writer.drained().await?;
         let dir = self.dir.clone();
         blocking(move || {
             let cf = dir.cf(CF_LOGS);
@@ -136,7 +129,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> io::Result<LogState<TypeConfig>> {
-        self.writer.drained().await?;
         let last_purged_log_id: Option<LogId> = self.get_meta(KEY_PURGED)?;
         let last_log_id = self.last_entry_id()?.or(last_purged_log_id);
         Ok(LogState {
@@ -154,11 +146,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
-        // Not synced, and queued behind every append: it reaches the one WAL after the entries
-        // it commits (openraft re-applies the log up to it at start-up, so it must never
-        // survive a crash they did not) and before the state machine's batch for them (so
-        // whatever applied state survives, a committed id at least as far survives with it).
-        self.writer.meta(KEY_COMMITTED, codec::encode(&committed)?)
+        // Not synced: it reaches the one WAL before the state machine's batch for the entries it
+        // commits, so whatever applied state survives a crash, a committed id at least as far
+        // survives with it, and openraft re-applies the log up to that id at start-up.
+        let cf = self.dir.cf(CF_META);
+        let value = codec::encode(&committed)?;
+        self.dir
+            .db
+            .put_cf(cf, KEY_COMMITTED, value)
+            .map_err(io::Error::other)
     }
 
     async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
@@ -170,23 +166,30 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut records: Vec<Record> = Vec::new();
+        let mut batch = WriteBatch::default();
+        let cf = self.dir.cf(CF_LOGS);
         let mut entries: Vec<(Entry, usize)> = Vec::new();
         for entry in entries_in {
             let bytes = codec::encode(&entry)?;
-            let key = index_key(entry.index());
+            batch.put_cf(cf, index_key(entry.index()), &bytes);
             entries.push((entry, bytes.len()));
-            records.push((key, bytes));
         }
-        // Readable at once, as openraft requires when this returns; the writer thread reports
-        // them flushed after its fsync.
-        self.tail.appended(entries);
-        self.writer.append(records, callback)
+        // The write returns only after the WAL fsync, so the callback below never runs early.
+        let result = self.dir.write_acked(batch).await;
+        match result {
+            Ok(()) => {
+                self.tail.appended(entries);
+                callback.io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.io_completed(Err(io::Error::new(e.kind(), e.to_string())));
+                Err(e)
+            }
+        }
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> io::Result<()> {
-        // A queued append written after the delete would bring truncated entries back.
-        self.writer.drained().await?;
         let from = last_log_id.map(|l| l.index() + 1).unwrap_or(0);
         // Forgotten first: a reader must never be served an entry the log no longer has.
         match from.checked_sub(1) {
@@ -207,8 +210,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId) -> io::Result<()> {
         // The purge point goes to disk first: a crash between the two steps must never leave a
-        // log that starts after a point nobody recorded. Queued appends are written before it.
-        self.writer.drained().await?;
+        // log that starts after a point nobody recorded.
         self.put_meta_synced(KEY_PURGED, &log_id).await?;
         self.tail.purged(log_id.index());
         let dir = self.dir.clone();

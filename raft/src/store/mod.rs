@@ -4,7 +4,6 @@
 mod db;
 mod log_cache;
 mod log_store;
-mod log_writer;
 mod reader;
 mod snapshot_blob;
 mod state_machine;
