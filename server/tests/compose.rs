@@ -176,6 +176,19 @@ fn volume(id: &str) -> String {
     .to_string()
 }
 
+/// Registers volume `id` through the gateway, and reads it back on a node's own port (`node`):
+/// the only volume there.
+async fn registered_through_the_gateway(p: &Project, http: &reqwest::Client, id: &str, node: u16) {
+    let put = http
+        .put(p.url(p.gateway, "/v1/volumes"))
+        .body(volume(id))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(put.status(), 200);
+    assert_eq!(volume_ids(p, http, node).await, [id]);
+}
+
 /// Kills the leader's container, and returns its service once the gateway answers a read of
 /// volume `kept` again and a write of volume `id` is acknowledged without it (another node
 /// leads).
@@ -231,15 +244,7 @@ async fn the_compose_cluster_survives_a_node_and_keeps_its_data() {
         .expect("client");
     until_healthy(&p, &http).await;
 
-    // Registered through the gateway, read on a node's own port.
-    let put = http
-        .put(p.url(p.gateway, "/v1/volumes"))
-        .body(volume("kept"))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(put.status(), 200);
-    assert_eq!(volume_ids(&p, &http, p.node_ports[1]).await, ["kept"]);
+    registered_through_the_gateway(&p, &http, "kept", p.node_ports[1]).await;
 
     let service = survives_the_leader(&p, &http, "kept", "after").await;
     p.compose(&["up", "-d", &service]);
@@ -302,15 +307,8 @@ async fn the_compose_cluster_runs_over_tls_with_client_certificates() {
     let https = client(true, true);
     until_healthy(&p, &https).await;
 
-    // Registered through the gateway (HTTPS both ways), read on a node's own HTTPS port.
-    let put = https
-        .put(p.url(p.gateway, "/v1/volumes"))
-        .body(volume("sealed"))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(put.status(), 200);
-    assert_eq!(volume_ids(&p, &https, p.node_ports[2]).await, ["sealed"]);
+    // HTTPS both ways through the gateway, and on a node's own port.
+    registered_through_the_gateway(&p, &https, "sealed", p.node_ports[2]).await;
 
     // The containers' own health checks, `stowage health` with the containers' TLS variables,
     // pass against ports that require a client certificate.
