@@ -73,13 +73,89 @@ fn install(args: &InstallArgs) -> anyhow::Result<u8> {
 /// Copies `from` to `to` through a temporary file renamed into place, so that a node never reads
 /// half a certificate, with `mode` and `owner` set before the rename.
 fn copy(from: &Path, to: &Path, mode: u32, owner: Option<u32>) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let bytes = std::fs::read(from).with_context(|| format!("cannot read {}", from.display()))?;
     let tmp = to.with_extension("pem.tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    // Left by an earlier run that stopped midway: made again below, with the mode from the start.
+    let _ = std::fs::remove_file(&tmp);
+    // Created with its final mode, so a key is never readable by others, even for a moment.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&bytes))
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    // The mode asked for at creation passes through the umask; this one does not.
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
     if let Some(uid) = owner {
         crate::secret_cmd::give_to(&tmp, uid)?;
     }
     std::fs::rename(&tmp, to).with_context(|| format!("cannot write {}", to.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path)
+            .expect("installed")
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[test]
+    fn installs_certificates_and_keys_but_never_the_cas_key() {
+        let from = tempfile::tempdir().expect("tempdir");
+        let to = tempfile::tempdir().expect("tempdir");
+        for name in [
+            "ca.pem",
+            "ca-key.pem",
+            "node1.pem",
+            "node1-key.pem",
+            "notes.txt",
+        ] {
+            std::fs::write(from.path().join(name), name).expect("write");
+        }
+        let args = InstallArgs {
+            from: from.path().to_path_buf(),
+            to: to.path().join("tls"),
+            owner: None,
+        };
+        assert_eq!(install(&args).expect("install"), 0);
+        let dest = to.path().join("tls");
+        assert_eq!(mode(&dest.join("ca.pem")), 0o444);
+        assert_eq!(mode(&dest.join("node1.pem")), 0o444);
+        assert_eq!(mode(&dest.join("node1-key.pem")), 0o400);
+        assert_eq!(
+            std::fs::read_to_string(dest.join("node1-key.pem")).expect("read"),
+            "node1-key.pem"
+        );
+        assert!(!dest.join("ca-key.pem").exists());
+        assert!(!dest.join("notes.txt").exists());
+        // Run again (the next `up`): the copies are replaced, not refused.
+        std::fs::write(from.path().join("node1.pem"), "renewed").expect("write");
+        assert_eq!(install(&args).expect("install again"), 0);
+        assert_eq!(
+            std::fs::read_to_string(dest.join("node1.pem")).expect("read"),
+            "renewed"
+        );
+    }
+
+    #[test]
+    fn a_directory_without_a_ca_is_refused_with_the_remedy() {
+        let from = tempfile::tempdir().expect("tempdir");
+        let args = InstallArgs {
+            from: from.path().to_path_buf(),
+            to: from.path().join("tls"),
+            owner: None,
+        };
+        let err = install(&args).expect_err("no ca.pem");
+        assert!(err.to_string().contains("make-certs.sh"), "{err}");
+        assert!(!from.path().join("tls").exists());
+    }
 }
