@@ -62,12 +62,22 @@ impl Project {
     /// A project of the repository's `docker-compose.yml` alone, its image built from this test
     /// build's binary.
     fn new() -> Project {
-        Project::with(&[], Vec::new())
+        Project::build(&[], Vec::new(), "http")
+    }
+
+    /// The same cluster over TLS (`docker-compose.tls.yml`) with the certificates in `certs`,
+    /// every HTTPS port requiring a client certificate.
+    fn over_tls(certs: &Path) -> Project {
+        let env = vec![
+            ("STOWAGE_TLS_DIR", certs.display().to_string()),
+            ("STOWAGE_TLS_VERIFY_HTTPS_CLIENT", "true".into()),
+        ];
+        Project::build(&["docker-compose.tls.yml"], env, "https")
     }
 
     /// A project of `docker-compose.yml` and the `overlays` (repository paths), with `env` added,
-    /// its image built from this test build's binary.
-    fn with(overlays: &[&str], env: Vec<(&'static str, String)>) -> Project {
+    /// reached over `scheme`, its image built from this test build's binary.
+    fn build(overlays: &[&str], env: Vec<(&'static str, String)>, scheme: &'static str) -> Project {
         let plugin = Command::new("docker")
             .args(["compose", "version"])
             .output()
@@ -86,13 +96,12 @@ impl Project {
         run(Command::new(repo().join("deploy/build-image.sh"))
             .current_dir(repo())
             .args(["--binary", env!("CARGO_BIN_EXE_stowage"), "--tag", &image]));
-        let tls = overlays.contains(&"docker-compose.tls.yml");
         let mut files = vec![repo().join("docker-compose.yml")];
         files.extend(overlays.iter().map(|f| repo().join(f)));
         Project {
             compose,
             files,
-            scheme: if tls { "https" } else { "http" },
+            scheme,
             env: vec![
                 ("STOWAGE_IMAGE", image.clone()),
                 ("STOWAGE_PORT", format!("127.0.0.1:{gateway}")),
@@ -283,13 +292,7 @@ async fn the_compose_cluster_runs_over_tls_with_client_certificates() {
     run(Command::new(repo().join("deploy/tls/make-certs.sh"))
         .arg(certs.path())
         .args(["node1", "node2", "node3", "gateway"]));
-    let p = Project::with(
-        &["docker-compose.tls.yml"],
-        vec![
-            ("STOWAGE_TLS_DIR", certs.path().display().to_string()),
-            ("STOWAGE_TLS_VERIFY_HTTPS_CLIENT", "true".into()),
-        ],
-    );
+    let p = Project::over_tls(certs.path());
     p.compose(&["up", "-d"]);
     let client = |ca: bool, identity: bool| {
         let ca = ca.then(|| certs.path().join("ca.pem"));
