@@ -118,6 +118,8 @@ pub struct VolumeRef<'a> {
     /// The volume's claims by allocation ID; `None` when it has none.
     pub claims: Option<&'a BTreeMap<String, Claim>>,
     pub plugin: Option<&'a Plugin>,
+    /// The volume's claim history, oldest first.
+    pub history: &'a [ClaimEvent],
 }
 
 fn redact(m: &MountOptions) -> MountOptions {
@@ -245,7 +247,7 @@ impl<'a> VolumeRef<'a> {
             modify_index: v.modify_index,
             create_time: v.create_time,
             modify_time: v.modify_time,
-            claim_history: v.claim_history.clone(),
+            claim_history: self.history.to_vec(),
         }
     }
 
@@ -326,7 +328,7 @@ impl Fields for VolumeRef<'_> {
             "ModifyIndex" => json(v.modify_index),
             "CreateTime" => json(v.create_time),
             "ModifyTime" => json(v.modify_time),
-            "StowageClaimHistory" => json(&v.claim_history),
+            "StowageClaimHistory" => json(self.history),
             _ => return None,
         })
     }
@@ -339,6 +341,7 @@ impl VolumeDetail {
             volume: &self.volume,
             claims: Some(&self.claims),
             plugin: self.plugin.as_ref(),
+            history: &self.volume.claim_history,
         }
     }
 }
@@ -480,6 +483,7 @@ mod tests {
                 volume: &volume,
                 claims: Some(&claims),
                 plugin,
+                history: &volume.claim_history,
             };
             let Value::Object(full) = json(r.to_api()) else {
                 panic!("an object")
@@ -500,6 +504,7 @@ mod tests {
             volume: &volume,
             claims: Some(&claims),
             plugin: Some(&plugin),
+            history: &volume.claim_history,
         };
         let (full, stub) = (json(r.to_api()), json(r.to_stub()));
         for (key, value) in stub.as_object().into_iter().flatten() {

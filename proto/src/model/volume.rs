@@ -108,22 +108,14 @@ pub struct Volume {
     pub create_time: i64,
     pub modify_time: i64,
     /// Who claimed or released this volume, when, and through which state: a stowage extension,
-    /// newest last, bounded to `ClaimEvent::KEEP` entries.
+    /// newest last, bounded to `ClaimEvent::KEEP` entries. The live tables keep it in a table of
+    /// its own, so that a claim never rewrites it whole; it is filled here where a volume leaves
+    /// them whole: in snapshots, archives and answers.
     #[serde(rename = "StowageClaimHistory")]
     pub claim_history: Vec<super::claim::ClaimEvent>,
 }
 
 impl Volume {
-    /// Appends to the claim history, dropping the oldest entries past the bound.
-    pub fn record(&mut self, event: super::claim::ClaimEvent) {
-        self.claim_history.push(event);
-        let excess = self
-            .claim_history
-            .len()
-            .saturating_sub(super::claim::ClaimEvent::KEEP);
-        self.claim_history.drain(..excess);
-    }
-
     pub fn key(&self) -> VolumeKey {
         VolumeKey::new(self.namespace.clone(), self.id.clone())
     }

@@ -12,11 +12,23 @@ use stowage_proto::{
 pub enum Touched {
     Volume(VolumeKey),
     Claim(VolumeKey, String),
+    /// The volume's claim-history events at one log index.
+    History(VolumeKey, u64),
     Plugin(String),
     Namespace(String),
     AclPolicy(String),
     AclToken(String),
     AclBootstrap,
+}
+
+/// Whether anyone waits for an applied command's answer. The leader's proposer does; nobody
+/// waits on a follower, or for an entry an earlier leader proposed. An answer nobody waits for
+/// is `Outcome::Done`: a volume's full answer (a copy of it with its claims, plugin and claim
+/// history) is not built only to be dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Wanted,
+    Unwanted,
 }
 
 impl State {
@@ -28,16 +40,17 @@ impl State {
         index: u64,
         touched: &mut Vec<Touched>,
     ) -> CommandResponse {
-        self.apply_with(req, index, ClaimLimit::Enforced, touched)
+        self.apply_with(req, index, ClaimLimit::Enforced, Answer::Wanted, touched)
     }
 
-    /// `apply`, with the claim limit as given: a node always enforces it, except in the chaos
-    /// suite's deliberately wrong builds.
+    /// `apply`, with the claim limit as given (a node always enforces it, except in the chaos
+    /// suite's deliberately wrong builds), building the answer only if it is wanted.
     pub fn apply_with(
         &mut self,
         req: &Request,
         index: u64,
         limit: ClaimLimit,
+        answer: Answer,
         touched: &mut Vec<Touched>,
     ) -> CommandResponse {
         if let Some(caller) = &req.caller
@@ -51,7 +64,7 @@ impl State {
         }
         let result = match &req.command {
             Command::RegisterVolumes { volumes, cas } => {
-                self.register_volumes(volumes, *cas, index, req.time_ns, touched)
+                self.register_volumes(volumes, *cas, (index, req.time_ns), answer, touched)
             }
             Command::DeregisterVolume {
                 namespace,
@@ -71,7 +84,7 @@ impl State {
                 request,
                 *cas,
                 (index, req.time_ns),
-                limit,
+                (limit, answer),
                 touched,
             ),
             Command::DetachNode {
@@ -395,5 +408,45 @@ mod tests {
             s.apply(&dereg(false, None), 5, &mut t).result,
             Err(DomainError::VolumeNotFound { id: "a".into() })
         );
+    }
+
+    #[test]
+    fn an_answer_nobody_wants_is_not_built_and_changes_nothing_else() {
+        use crate::state::fixtures::{claim, claimable};
+        let access = AccessMode::MultiNodeMultiWriter;
+        let commands = [
+            claim("a", "n", ClaimMode::Write, access, ClaimState::Taken),
+            claim("a", "n", ClaimMode::Write, access, ClaimState::Taken),
+            Command::RegisterVolumes {
+                volumes: vec![Volume {
+                    capacity: 5,
+                    ..claimable(access).volumes[&crate::state::fixtures::claimed_key()].clone()
+                }],
+                cas: None,
+            },
+        ];
+        let (mut wanted, mut unwanted) = (claimable(access), claimable(access));
+        for (i, command) in commands.into_iter().enumerate() {
+            let index = 3 + i as u64;
+            let r = req(command);
+            let (mut t1, mut t2) = (Vec::new(), Vec::new());
+            let limit = ClaimLimit::Enforced;
+            let built = wanted.apply_with(&r, index, limit, Answer::Wanted, &mut t1);
+            let skipped = unwanted.apply_with(&r, index, limit, Answer::Unwanted, &mut t2);
+            assert!(
+                matches!(
+                    built.result,
+                    Ok(Outcome::Claimed { .. } | Outcome::Registered { .. })
+                ),
+                "{built:?}"
+            );
+            assert_eq!(skipped.result, Ok(Outcome::Done));
+            assert_eq!(
+                (skipped.index, skipped.table_index),
+                (built.index, built.table_index)
+            );
+            assert_eq!(t1, t2);
+            assert_eq!(wanted, unwanted);
+        }
     }
 }

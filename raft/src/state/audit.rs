@@ -28,7 +28,8 @@ impl State {
             .iter()
             .filter_map(|t| match t {
                 Touched::Volume(k) | Touched::Claim(k, _) => Some(k),
-                Touched::Plugin(_)
+                Touched::History(..)
+                | Touched::Plugin(_)
                 | Touched::Namespace(_)
                 | Touched::AclPolicy(_)
                 | Touched::AclToken(_)
@@ -57,66 +58,11 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage_proto::rules::ClaimRequest;
-    use stowage_proto::{AttachmentMode, Capability, ClaimState, Command, Plugin, Request, Volume};
-
-    fn apply(s: &mut State, command: Command, index: u64) -> Vec<Touched> {
-        let mut touched = Vec::new();
-        let req = Request {
-            command,
-            time_ns: 1,
-            caller: None,
-        };
-        s.apply(&req, index, &mut touched);
-        touched
-    }
+    use crate::state::fixtures::{apply, claimable};
+    use stowage_proto::{ClaimState, Command};
 
     fn claim(alloc: &str, mode: ClaimMode, access: AccessMode) -> Command {
-        Command::Claim {
-            namespace: "default".into(),
-            volume_id: "v".into(),
-            request: ClaimRequest {
-                allocation_id: alloc.into(),
-                node_id: "n".into(),
-                external_node_id: String::new(),
-                mode,
-                access_mode: access,
-                attachment_mode: AttachmentMode::FileSystem,
-                state: ClaimState::Taken,
-                job_id: String::new(),
-                task_group: String::new(),
-                name: String::new(),
-            },
-            cas: None,
-        }
-    }
-
-    /// A volume of `access` mode whose plugin is healthy, so claims go through the real rules.
-    fn claimable(access: AccessMode) -> State {
-        let mut s = State::default();
-        let plugin = Plugin {
-            id: "p".into(),
-            nodes_healthy: 1,
-            nodes_expected: 1,
-            ..Default::default()
-        };
-        apply(&mut s, Command::UpsertPlugin { plugin }, 1);
-        let volume = Volume {
-            id: "v".into(),
-            namespace: "default".into(),
-            plugin_id: "p".into(),
-            requested_capabilities: vec![Capability {
-                access_mode: access,
-                attachment_mode: AttachmentMode::FileSystem,
-            }],
-            ..Default::default()
-        };
-        let cmd = Command::RegisterVolumes {
-            volumes: vec![volume],
-            cas: None,
-        };
-        apply(&mut s, cmd, 2);
-        s
+        crate::state::fixtures::claim(alloc, "n", mode, access, ClaimState::Taken)
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! Applying claims and detaches: Nomad's claim rules run here, inside apply, against the state the
 //! command applies to, so two racing claims can never both win a single-writer volume.
 
-use super::apply::Touched;
+use super::apply::{Answer, Touched};
 use super::tables::State;
 use std::collections::BTreeMap;
 use stowage_proto::rules::{ClaimEffect, ClaimLimit, ClaimRequest, apply_claim};
 use stowage_proto::{
     AccessMode, AttachmentMode, Claim, ClaimAction, ClaimEvent, ClaimState, DomainError, Outcome,
-    VolumeKey,
+    Volume, VolumeKey,
 };
 
 fn touched_claims(
@@ -41,7 +41,7 @@ impl State {
         req: &ClaimRequest,
         cas: Option<u64>,
         (index, now): (u64, i64),
-        limit: ClaimLimit,
+        (limit, answer): (ClaimLimit, Answer),
         touched: &mut Vec<Touched>,
     ) -> Result<Outcome, DomainError> {
         let Some(stored) = self.volumes.get(key) else {
@@ -72,16 +72,13 @@ impl State {
         )?;
         let (action, state) = match effect {
             ClaimEffect::Unchanged => {
-                return Ok(Outcome::Claimed {
-                    volume: Box::new(self.detail(&volume)),
-                    changed: false,
-                });
+                return Ok(self.claim_answer(&volume, false, answer));
             }
             ClaimEffect::Claimed => (ClaimAction::Claimed, ClaimState::Taken),
             ClaimEffect::Released(s) => (ClaimAction::Released, s),
             ClaimEffect::Freed => (ClaimAction::Freed, ClaimState::ReadyToFree),
         };
-        volume.record(ClaimEvent {
+        let event = ClaimEvent {
             index,
             time: now,
             allocation_id: req.allocation_id.clone(),
@@ -89,18 +86,29 @@ impl State {
             mode: req.mode,
             action,
             state,
-        });
+        };
+        self.record_claim_event(key, event, touched);
         volume.modify_index = index;
         volume.modify_time = now;
         touched.extend(touched_claims(key, &before, &claims));
         touched.push(Touched::Volume(key.clone()));
         self.put_claims(key, claims);
-        self.volumes.insert(volume.clone());
+        let outcome = self.claim_answer(&volume, true, answer);
+        self.volumes.insert(volume);
         self.indexes.volumes = index;
-        Ok(Outcome::Claimed {
-            volume: Box::new(self.detail(&volume)),
-            changed: true,
-        })
+        Ok(outcome)
+    }
+
+    /// The answer to a claim that leaves `volume` as it is now stored (its claims and history
+    /// already written), if anyone wants it.
+    fn claim_answer(&self, volume: &Volume, changed: bool, answer: Answer) -> Outcome {
+        match answer {
+            Answer::Wanted => Outcome::Claimed {
+                volume: Box::new(self.detail(volume)),
+                changed,
+            },
+            Answer::Unwanted => Outcome::Done,
+        }
     }
 
     /// Frees every claim `node` holds on the volume, in this one write: the operator's word that
@@ -126,7 +134,7 @@ impl State {
             return Ok(Outcome::Done);
         }
         for c in gone.values() {
-            volume.record(ClaimEvent {
+            let event = ClaimEvent {
                 index,
                 time: now,
                 allocation_id: c.allocation_id.clone(),
@@ -134,7 +142,8 @@ impl State {
                 mode: c.mode,
                 action: ClaimAction::Detached,
                 state: c.state,
-            });
+            };
+            self.record_claim_event(key, event, touched);
         }
         if kept.is_empty() {
             volume.access_mode = AccessMode::Unset;

@@ -5,6 +5,9 @@ mod acl;
 mod apply;
 mod audit;
 mod claims;
+#[cfg(test)]
+pub(crate) mod fixtures;
+mod history;
 mod list;
 mod restore;
 mod tables;
@@ -15,6 +18,7 @@ pub use acl::{
     ANONYMOUS_POLICY, AclTables, Denied, LIST_VOLUMES, READ_VOLUME, command_allowed, may_mount,
     may_register,
 };
-pub use apply::Touched;
+pub use apply::{Answer, Touched};
+pub use history::HistoryRecord;
 pub use tables::{ClaimRecord, State, StateImage, TableIndexes};
 pub use volume_table::VolumeTable;

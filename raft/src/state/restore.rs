@@ -31,6 +31,7 @@ impl State {
                     .iter()
                     .flat_map(|(k, m)| m.keys().map(|a| Touched::Claim(k.clone(), a.clone()))),
             )
+            .chain(self.history_records())
             .chain(self.plugins.keys().map(|p| Touched::Plugin(p.clone())))
             .chain(
                 self.namespaces
@@ -114,9 +115,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stowage_proto::{
-        AccessMode, AttachmentMode, Capability, Command, Request, Volume, VolumeKey,
-    };
+    use crate::state::fixtures::apply;
+    use stowage_proto::{AccessMode, AttachmentMode, Capability, Command, Volume, VolumeKey};
 
     fn vol(id: &str) -> Volume {
         Volume {
@@ -129,18 +129,6 @@ mod tests {
             }],
             ..Default::default()
         }
-    }
-
-    fn apply(s: &mut State, command: Command, index: u64) -> Vec<Touched> {
-        let mut touched = vec![];
-        let req = Request {
-            command,
-            time_ns: 1_700_000_000_000_000_000,
-            caller: None,
-        };
-        let resp = s.apply(&req, index, &mut touched);
-        assert!(resp.result.is_ok(), "{:?}", resp.result);
-        touched
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 pub use stowage_proto::ClaimRecord;
 use stowage_proto::acl::{AclPolicy, AclToken};
 use stowage_proto::api::VolumeRef;
-use stowage_proto::{Claim, Namespace, Plugin, Volume, VolumeKey};
+use stowage_proto::{Claim, ClaimEvent, Namespace, Plugin, Volume, VolumeKey};
 
 /// The highest log index that changed each table; Nomad's `X-Nomad-Index` for reads. Claim
 /// writes count as volume-table writes, as in Nomad.
@@ -27,6 +27,8 @@ pub struct State {
     pub volumes: VolumeTable,
     /// Claims per volume, keyed by allocation ID.
     pub claims: BTreeMap<VolumeKey, BTreeMap<String, Claim>>,
+    /// Each volume's claim history, oldest first (see `history`).
+    pub history: BTreeMap<VolumeKey, Vec<ClaimEvent>>,
     pub plugins: BTreeMap<String, Plugin>,
     pub namespaces: BTreeMap<String, Namespace>,
     pub acl: AclTables,
@@ -46,6 +48,7 @@ impl Default for State {
         State {
             volumes: VolumeTable::default(),
             claims: BTreeMap::new(),
+            history: BTreeMap::new(),
             plugins: BTreeMap::new(),
             namespaces: BTreeMap::from([(default_ns.name.clone(), default_ns)]),
             acl: AclTables::default(),
@@ -78,7 +81,7 @@ impl State {
             last_applied,
             membership,
             indexes: self.indexes,
-            volumes: self.volumes.values().cloned().collect(),
+            volumes: self.volumes.values().map(|v| self.whole(v)).collect(),
             claims: self
                 .claims
                 .iter()
@@ -105,9 +108,21 @@ impl State {
                 .or_default()
                 .insert(rec.claim.allocation_id.clone(), rec.claim.clone());
         }
+        let mut history = BTreeMap::new();
+        let volumes = image.volumes.iter().cloned().map(|mut v| {
+            let mut events = std::mem::take(&mut v.claim_history);
+            if !events.is_empty() {
+                // Index order, whatever order an archive listed them in, so that every node and
+                // every reload (which reads them back by index) holds the same history.
+                events.sort_by_key(|e| e.index);
+                history.insert(v.key(), events);
+            }
+            v
+        });
         State {
-            volumes: image.volumes.iter().cloned().collect(),
+            volumes: volumes.collect(),
             claims,
+            history,
             plugins: image
                 .plugins
                 .iter()
@@ -127,9 +142,17 @@ impl State {
         }
     }
 
+    /// A copy of the stored volume `v` with its claim history in it, as it leaves the tables.
+    fn whole(&self, v: &Volume) -> Volume {
+        Volume {
+            claim_history: self.history_of(&v.key()).to_vec(),
+            ..v.clone()
+        }
+    }
+
     pub fn detail(&self, v: &Volume) -> stowage_proto::VolumeDetail {
         stowage_proto::VolumeDetail {
-            volume: v.clone(),
+            volume: self.whole(v),
             claims: self.claims.get(&v.key()).cloned().unwrap_or_default(),
             plugin: self.plugins.get(&v.plugin_id).cloned(),
         }
@@ -154,6 +177,7 @@ impl State {
             volume,
             claims: self.claims.get(key),
             plugin: self.plugins.get(&volume.plugin_id),
+            history: self.history_of(key),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Applying volume registration and deregistration: Nomad's rules re-checked against the state
 //! the command actually applies to, all-or-nothing for a multi-volume register.
 
-use super::apply::Touched;
+use super::apply::{Answer, Touched};
 use super::tables::State;
 use stowage_proto::rules::merge_update;
 use stowage_proto::{ClaimState, DomainError, Outcome, Topology, Volume, VolumeKey};
@@ -11,8 +11,8 @@ impl State {
         &mut self,
         submitted: &[Volume],
         cas: Option<u64>,
-        index: u64,
-        now: i64,
+        (index, now): (u64, i64),
+        answer: Answer,
         touched: &mut Vec<Touched>,
     ) -> Result<Outcome, DomainError> {
         // Decide every volume before changing any, so a refusal leaves the state untouched.
@@ -23,14 +23,23 @@ impl State {
             decided.push(volume);
             warnings.extend(warning);
         }
-        for v in &decided {
-            let key = v.key();
-            self.volumes.insert(v.clone());
-            touched.push(Touched::Volume(key));
+        // A register changes no claim, plugin or history, which is all a detail reads besides
+        // the volume itself.
+        let volumes = match answer {
+            Answer::Wanted => Some(decided.iter().map(|v| self.detail(v)).collect()),
+            Answer::Unwanted => None,
+        };
+        for v in decided {
+            touched.push(Touched::Volume(v.key()));
+            self.volumes.insert(v);
         }
         self.indexes.volumes = index;
-        let volumes = decided.iter().map(|v| self.detail(v)).collect();
-        Ok(Outcome::Registered { volumes, warnings })
+        Ok(
+            volumes.map_or(Outcome::Done, |volumes| Outcome::Registered {
+                volumes,
+                warnings,
+            }),
+        )
     }
 
     fn decide_register(
@@ -80,6 +89,8 @@ impl State {
             }
             None => {
                 let mut v = submitted.clone();
+                // The history is written by claims alone.
+                v.claim_history.clear();
                 if v.topologies.is_empty()
                     && let Some(required) = v
                         .requested_topologies
@@ -150,6 +161,7 @@ impl State {
             return Err(DomainError::VolumeInUse { id: key.id.clone() });
         }
         self.volumes.remove(key);
+        self.drop_history(key, touched);
         if let Some(claims) = self.claims.remove(key) {
             touched.extend(
                 claims

@@ -15,15 +15,17 @@ pub(crate) const CF_LOGS: &str = "logs";
 pub(crate) const CF_SM_META: &str = "sm_meta";
 pub(crate) const CF_VOLUMES: &str = "sm_volumes";
 pub(crate) const CF_CLAIMS: &str = "sm_claims";
+pub(crate) const CF_CLAIM_HISTORY: &str = "sm_claim_history";
 pub(crate) const CF_PLUGINS: &str = "sm_plugins";
 pub(crate) const CF_NAMESPACES: &str = "sm_namespaces";
 pub(crate) const CF_ACL_POLICIES: &str = "sm_acl_policies";
 pub(crate) const CF_ACL_TOKENS: &str = "sm_acl_tokens";
 /// The column families holding the state machine's tables: a snapshot install replaces all of
 /// them.
-pub(crate) const TABLE_CFS: [&str; 6] = [
+pub(crate) const TABLE_CFS: [&str; 7] = [
     CF_VOLUMES,
     CF_CLAIMS,
+    CF_CLAIM_HISTORY,
     CF_PLUGINS,
     CF_NAMESPACES,
     CF_ACL_POLICIES,

@@ -2,9 +2,11 @@
 //! in its own column family so that one WriteBatch can cover several atomically.
 
 mod db;
+mod load;
 mod log_cache;
 mod log_store;
 mod reader;
+mod records;
 mod snapshot_blob;
 mod state_machine;
 

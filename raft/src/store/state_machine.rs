@@ -4,53 +4,30 @@
 //! the applied position live behind one lock, so no reader ever pairs one with the other's
 //! past.
 
-use super::db::{
-    CF_ACL_POLICIES, CF_ACL_TOKENS, CF_CLAIMS, CF_NAMESPACES, CF_PLUGINS, CF_SM_META, CF_VOLUMES,
-    DataDir, TABLE_CFS,
-};
+use super::db::{CF_SM_META, DataDir, TABLE_CFS};
+use super::load::{KEY_APPLIED, KEY_BREACHES, KEY_INDEXES, KEY_MEMBERSHIP, Loaded, load};
 use super::reader::StateReader;
+use super::records::stage;
 use super::snapshot_blob;
 use crate::events::{EventLog, events_of};
 use crate::faults::TestFaults;
 use crate::notify::Notifier;
-use crate::state::{AclTables, ClaimRecord, State, StateImage, TableIndexes, Touched};
+use crate::state::{Answer, State, StateImage, Touched};
 use crate::types::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 use futures::StreamExt;
 use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
-use rocksdb::{IteratorMode, WriteBatch};
-use serde::Serialize;
+use rocksdb::WriteBatch;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use stowage_proto::acl::{AclPolicy, AclToken};
 use stowage_proto::{Command, CommandResponse, Outcome, VolumeKey, codec};
 
-const KEY_APPLIED: &[u8] = b"last_applied";
-const KEY_MEMBERSHIP: &[u8] = b"membership";
-const KEY_INDEXES: &[u8] = b"table_indexes";
 const KEY_SNAPSHOT: &[u8] = b"snapshot";
-const KEY_BREACHES: &[u8] = b"claim_limit_breaches";
-const KEY_ACL_BOOTSTRAP: &[u8] = b"acl_bootstrap";
 
-/// The greatest key any record can have: keys are UTF-8, which never contains 0xff.
+/// Above every record's key: each key begins with a UTF-8 name, and UTF-8 never contains 0xff.
 const KEY_END: &[u8] = b"\xff";
-
-fn volume_key(k: &VolumeKey) -> Vec<u8> {
-    [k.namespace.as_bytes(), b"\0", k.id.as_bytes()].concat()
-}
-
-fn claim_key(k: &VolumeKey, alloc: &str) -> Vec<u8> {
-    [
-        k.namespace.as_bytes(),
-        b"\0",
-        k.id.as_bytes(),
-        b"\0",
-        alloc.as_bytes(),
-    ]
-    .concat()
-}
 
 /// The tables and the Raft position they describe: always read and replaced together.
 #[derive(Debug)]
@@ -108,56 +85,12 @@ pub struct StateMachineStore {
 impl StateMachineStore {
     /// Loads the persisted state of `dir`.
     pub fn open(dir: DataDir, faults: TestFaults) -> io::Result<Self> {
-        let get = |key: &[u8]| -> io::Result<Option<Vec<u8>>> {
-            dir.db
-                .get_cf(dir.cf(CF_SM_META), key)
-                .map_err(io::Error::other)
-        };
-        let last_applied: Option<LogId> = get(KEY_APPLIED)?
-            .map(|b| codec::decode(&b))
-            .transpose()?
-            .flatten();
-        let membership: StoredMembership = get(KEY_MEMBERSHIP)?
-            .map(|b| codec::decode(&b))
-            .transpose()?
-            .unwrap_or_default();
-        let indexes: TableIndexes = get(KEY_INDEXES)?
-            .map(|b| codec::decode(&b))
-            .transpose()?
-            .unwrap_or_default();
-        let breaches: u64 = get(KEY_BREACHES)?
-            .map(|b| codec::decode(&b))
-            .transpose()?
-            .unwrap_or_default();
-
-        let mut state = State {
-            indexes,
-            ..State::default()
-        };
-        for v in load_all::<stowage_proto::Volume>(&dir, CF_VOLUMES)? {
-            state.volumes.insert(v);
-        }
-        for rec in load_all::<ClaimRecord>(&dir, CF_CLAIMS)? {
-            state
-                .claims
-                .entry(rec.volume)
-                .or_default()
-                .insert(rec.claim.allocation_id.clone(), rec.claim);
-        }
-        for p in load_all::<stowage_proto::Plugin>(&dir, CF_PLUGINS)? {
-            state.plugins.insert(p.id.clone(), p);
-        }
-        for n in load_all::<stowage_proto::Namespace>(&dir, CF_NAMESPACES)? {
-            state.namespaces.insert(n.name.clone(), n);
-        }
-        let bootstrap: Option<u64> = get(KEY_ACL_BOOTSTRAP)?
-            .map(|b| codec::decode(&b))
-            .transpose()?;
-        state.acl = AclTables::from_parts(
-            load_all::<AclPolicy>(&dir, CF_ACL_POLICIES)?,
-            load_all::<AclToken>(&dir, CF_ACL_TOKENS)?,
-            bootstrap,
-        );
+        let Loaded {
+            state,
+            last_applied,
+            membership,
+            breaches,
+        } = load(&dir)?;
         let notifier = Notifier::new(state.indexes);
         Ok(Self {
             shared: Arc::new(Shared {
@@ -180,96 +113,12 @@ impl StateMachineStore {
     }
 }
 
-/// Puts every touched record's current value (or its absence) into `batch`.
-fn stage(
-    dir: &DataDir,
-    state: &State,
-    touched: &[Touched],
-    batch: &mut WriteBatch,
-) -> io::Result<()> {
-    for t in touched {
-        match t {
-            Touched::Volume(k) => put_or_delete(
-                batch,
-                dir.cf(CF_VOLUMES),
-                volume_key(k),
-                state.volumes.get(k),
-            )?,
-            Touched::Claim(k, alloc) => {
-                let rec = state
-                    .claims
-                    .get(k)
-                    .and_then(|m| m.get(alloc))
-                    .map(|c| ClaimRecord {
-                        volume: k.clone(),
-                        claim: c.clone(),
-                    });
-                put_or_delete(batch, dir.cf(CF_CLAIMS), claim_key(k, alloc), rec.as_ref())?
-            }
-            Touched::Plugin(id) => put_or_delete(
-                batch,
-                dir.cf(CF_PLUGINS),
-                id.as_bytes().to_vec(),
-                state.plugins.get(id),
-            )?,
-            Touched::Namespace(n) => put_or_delete(
-                batch,
-                dir.cf(CF_NAMESPACES),
-                n.as_bytes().to_vec(),
-                state.namespaces.get(n),
-            )?,
-            Touched::AclPolicy(name) => put_or_delete(
-                batch,
-                dir.cf(CF_ACL_POLICIES),
-                name.as_bytes().to_vec(),
-                state.acl.policies.get(name),
-            )?,
-            Touched::AclToken(accessor) => put_or_delete(
-                batch,
-                dir.cf(CF_ACL_TOKENS),
-                accessor.as_bytes().to_vec(),
-                state.acl.token(accessor),
-            )?,
-            Touched::AclBootstrap => put_or_delete(
-                batch,
-                dir.cf(CF_SM_META),
-                KEY_ACL_BOOTSTRAP.to_vec(),
-                state.acl.bootstrap_index.as_ref(),
-            )?,
-        }
-    }
-    Ok(())
-}
-
 fn stage_meta(dir: &DataDir, batch: &mut WriteBatch, m: &Machine) -> io::Result<()> {
     let cf = dir.cf(CF_SM_META);
     batch.put_cf(cf, KEY_APPLIED, codec::encode(&m.last_applied)?);
     batch.put_cf(cf, KEY_MEMBERSHIP, codec::encode(&m.membership)?);
     batch.put_cf(cf, KEY_INDEXES, codec::encode(&m.state.indexes)?);
     Ok(())
-}
-
-fn put_or_delete<T: Serialize>(
-    batch: &mut WriteBatch,
-    cf: &rocksdb::ColumnFamily,
-    key: Vec<u8>,
-    value: Option<&T>,
-) -> io::Result<()> {
-    match value {
-        Some(v) => batch.put_cf(cf, key, codec::encode(v)?),
-        None => batch.delete_cf(cf, key),
-    }
-    Ok(())
-}
-
-fn load_all<T: serde::de::DeserializeOwned>(dir: &DataDir, cf: &str) -> io::Result<Vec<T>> {
-    dir.db
-        .iterator_cf(dir.cf(cf), IteratorMode::Start)
-        .map(|item| {
-            let (_, value) = item.map_err(io::Error::other)?;
-            Ok(codec::decode(&value)?)
-        })
-        .collect()
 }
 
 /// Runs blocking storage work (RocksDB reads, snapshot encoding) off the async workers, so a
@@ -348,7 +197,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 let response = match entry.payload {
                     EntryPayload::Normal(ref req) => {
                         let from = touched.len();
-                        let response = m.state.apply_with(req, index, limit, &mut touched);
+                        let answer = match responder {
+                            Some(_) => Answer::Wanted,
+                            None => Answer::Unwanted,
+                        };
+                        let response = m.state.apply_with(req, index, limit, answer, &mut touched);
                         for breach in m.state.claim_limit_breaches(&touched[from..]) {
                             tracing::error!(index, "claim-limit audit: {breach}");
                             breaches += 1;
