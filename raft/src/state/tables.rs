@@ -108,21 +108,10 @@ impl State {
                 .or_default()
                 .insert(rec.claim.allocation_id.clone(), rec.claim.clone());
         }
-        let mut history = BTreeMap::new();
-        let volumes = image.volumes.iter().cloned().map(|mut v| {
-            let mut events = std::mem::take(&mut v.claim_history);
-            if !events.is_empty() {
-                // Index order, whatever order an archive listed them in, so that every node and
-                // every reload (which reads them back by index) holds the same history.
-                events.sort_by_key(|e| e.index);
-                history.insert(v.key(), events);
-            }
-            v
-        });
-        State {
-            volumes: volumes.collect(),
+        let mut state = State {
+            volumes: VolumeTable::default(),
             claims,
-            history,
+            history: BTreeMap::new(),
             plugins: image
                 .plugins
                 .iter()
@@ -139,7 +128,27 @@ impl State {
                 image.acl_bootstrap,
             ),
             indexes: image.indexes,
+        };
+        for v in &image.volumes {
+            state.insert_whole(v.clone());
         }
+        state
+    }
+
+    /// Puts a volume that carries its claim history (from an image, or a record written before
+    /// the history had its own) into the tables, its history into the history table. Returns
+    /// whether it carried any.
+    pub(crate) fn insert_whole(&mut self, mut volume: Volume) -> bool {
+        let mut events = std::mem::take(&mut volume.claim_history);
+        let carried = !events.is_empty();
+        if carried {
+            // Index order, whatever order an archive listed them in, so that every node and
+            // every reload (which reads them back by index) holds the same history.
+            events.sort_by_key(|e| e.index);
+            self.history.insert(volume.key(), events);
+        }
+        self.volumes.insert(volume);
+        carried
     }
 
     /// A copy of the stored volume `v` with its claim history in it, as it leaves the tables.

@@ -12,7 +12,7 @@ use crate::types::{LogId, StoredMembership};
 use rocksdb::WriteBatch;
 use std::io;
 use stowage_proto::acl::{AclPolicy, AclToken};
-use stowage_proto::{Namespace, Plugin, Volume, codec};
+use stowage_proto::{Namespace, Plugin, Volume, VolumeKey, codec};
 
 pub(super) const KEY_APPLIED: &[u8] = b"last_applied";
 pub(super) const KEY_MEMBERSHIP: &[u8] = b"membership";
@@ -46,12 +46,11 @@ pub(super) fn load(dir: &DataDir) -> io::Result<Loaded> {
         ..State::default()
     };
     let mut moved = Vec::new();
-    for mut v in load_all::<Volume>(dir, CF_VOLUMES)? {
-        let events = std::mem::take(&mut v.claim_history);
-        if !events.is_empty() {
-            moved.push((v.key(), events));
+    for v in load_all::<Volume>(dir, CF_VOLUMES)? {
+        let key = v.key();
+        if state.insert_whole(v) {
+            moved.push(key);
         }
-        state.volumes.insert(v);
     }
     // Key order is index order within a volume, so each history comes back oldest first.
     for rec in load_all::<HistoryRecord>(dir, CF_CLAIM_HISTORY)? {
@@ -79,7 +78,7 @@ pub(super) fn load(dir: &DataDir) -> io::Result<Loaded> {
         load_all::<AclToken>(dir, CF_ACL_TOKENS)?,
         meta(dir, KEY_ACL_BOOTSTRAP)?,
     );
-    move_histories_out(dir, &mut state, moved)?;
+    move_histories_out(dir, &state, moved)?;
     Ok(Loaded {
         state,
         last_applied,
@@ -92,25 +91,16 @@ pub(super) fn load(dir: &DataDir) -> io::Result<Loaded> {
 /// without them, in one batch: the next claim rewrites the volume without its history and adds
 /// only its own event, so a history left inside the volume would be lost then. The batch is
 /// atomic, so a crash leaves either the old layout (moved again at the next start) or the new.
-fn move_histories_out(
-    dir: &DataDir,
-    state: &mut State,
-    moved: Vec<(stowage_proto::VolumeKey, Vec<stowage_proto::ClaimEvent>)>,
-) -> io::Result<()> {
+fn move_histories_out(dir: &DataDir, state: &State, moved: Vec<VolumeKey>) -> io::Result<()> {
     if moved.is_empty() {
         return Ok(());
     }
     let mut touched = Vec::new();
-    for (key, events) in moved {
-        touched.push(Touched::Volume(key.clone()));
-        touched.extend(
-            events
-                .iter()
-                .map(|e| Touched::History(key.clone(), e.index)),
-        );
-        state.history.insert(key, events);
+    for key in moved {
+        let indexes = state.history_of(&key).iter().map(|e| e.index);
+        touched.extend(indexes.map(|index| Touched::History(key.clone(), index)));
+        touched.push(Touched::Volume(key));
     }
-    touched.sort();
     touched.dedup();
     let mut batch = WriteBatch::default();
     stage(dir, state, &touched, &mut batch)?;

@@ -233,6 +233,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 m.last_applied = Some(log_id);
                 replies.push((responder, response));
             }
+            // A record touched by several entries of the batch is written once, as it ends up.
+            touched.sort_unstable();
+            touched.dedup();
             stage(dir, &m.state, &touched, &mut write)?;
             stage_meta(dir, &mut write, &m)?;
             if breaches > 0 {
