@@ -8,14 +8,24 @@ mod support;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 use stowage_testkit::acl_cluster::{json_of, volume_json};
-use stowage_testkit::{TestCluster, fast_timing};
+use stowage_testkit::{TestCluster, eventually, fast_timing};
 use support::{get, ids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn agent_self_shows_the_node_and_never_the_cluster_secret() {
     let cluster = TestCluster::start(fast_timing(5000)).await;
     cluster.leader().await;
+    // A node that joined knows the leader before the membership naming it a voter reaches it,
+    // and until then it has no member record of its own to show.
+    for node in cluster.running() {
+        eventually("every node a voter", Duration::from_secs(30), || async {
+            let (_, body) = get(&cluster, node, None, "/v1/agent/self").await;
+            (json_of(&body)["member"]["Tags"]["voter"] == "true").then_some(())
+        })
+        .await;
+    }
     let secret = cluster.secret().expose().to_string();
     assert!(secret.len() >= 16, "a real secret to look for");
     for node in cluster.running() {
