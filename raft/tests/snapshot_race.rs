@@ -1,49 +1,21 @@
 //! Building a snapshot, or taking the state digest, while another snapshot is being installed
 //! must see the tables and the applied index of one moment, never new tables with an old index.
 
-use futures::stream;
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use std::collections::BTreeSet;
-use stowage_proto::{Command, Request, Volume};
-use stowage_raft::TestFaults;
 use stowage_raft::state::StateImage;
-use stowage_raft::store::{DataDir, StateMachineStore};
-use stowage_raft::types::{Entry, Snapshot, TypeConfig};
+use stowage_raft::types::Snapshot;
 
-fn log_id(index: u64) -> stowage_raft::types::LogId {
-    openraft::testing::log_id::<TypeConfig>(1, 1, index)
-}
-
-fn open(dir: &std::path::Path) -> StateMachineStore {
-    let data = DataDir::open(dir, 1, TestFaults::default()).expect("open");
-    StateMachineStore::open(data, TestFaults::default()).expect("state machine")
-}
+mod support;
+use support::{applied, open};
 
 /// A store that applied one register of `ids` at each of `indexes`, and its snapshot.
 async fn snapshot_of(dir: &std::path::Path, indexes: &[(u64, &str)]) -> Snapshot {
-    let mut sm = open(dir);
-    let entries = indexes.iter().map(|(index, id)| {
-        let req = Request {
-            command: Command::RegisterVolumes {
-                volumes: vec![Volume {
-                    id: id.to_string(),
-                    namespace: "default".into(),
-                    plugin_id: "p".into(),
-                    ..Default::default()
-                }],
-                cas: None,
-            },
-            time_ns: 1,
-            caller: None,
-        };
-        Ok((
-            openraft::entry::RaftEntry::new_normal(log_id(*index), req),
-            None,
-        ))
-    });
-    let entries: Vec<Result<(Entry, _), std::io::Error>> = entries.collect();
-    sm.apply(stream::iter(entries)).await.expect("apply");
-    sm.build_snapshot().await.expect("snapshot")
+    applied(dir, indexes)
+        .await
+        .build_snapshot()
+        .await
+        .expect("snapshot")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

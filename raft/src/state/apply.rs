@@ -420,7 +420,9 @@ mod tests {
             Command::RegisterVolumes {
                 volumes: vec![Volume {
                     capacity: 5,
-                    ..claimable(access).volumes[&crate::state::fixtures::claimed_key()].clone()
+                    ..Volume::clone(
+                        &claimable(access).volumes[&crate::state::fixtures::claimed_key()],
+                    )
                 }],
                 cas: None,
             },

@@ -60,7 +60,7 @@ impl State {
             .plugins
             .get(&stored.plugin_id)
             .is_some_and(|p| p.schedulable());
-        let mut volume = stored.clone();
+        let mut volume = Volume::clone(stored);
         let before = self.claims.get(key).cloned().unwrap_or_default();
         let mut claims = before.clone();
         let effect = apply_claim(&mut volume, &mut claims, schedulable, req, now, limit).map_err(
@@ -124,7 +124,7 @@ impl State {
         let Some(stored) = self.volumes.get(key) else {
             return Err(DomainError::NoSuchVolume { id: key.id.clone() });
         };
-        let mut volume = stored.clone();
+        let mut volume = Volume::clone(stored);
         let before = self.claims.get(key).cloned().unwrap_or_default();
         let (gone, kept): (BTreeMap<_, _>, BTreeMap<_, _>) = before
             .clone()

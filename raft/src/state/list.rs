@@ -40,11 +40,13 @@ impl State {
             Some(plugin) => Box::new(
                 self.volumes
                     .keys_by_plugin(plugin, &start)
-                    .filter_map(|k| self.volumes.get_key_value(k)),
+                    .filter_map(|k| self.volumes.get_key_value(k))
+                    .map(|(k, v)| (k, &**v)),
             ),
             None => Box::new(
                 self.volumes
-                    .range((Bound::Included(&start), Bound::Unbounded)),
+                    .range((Bound::Included(&start), Bound::Unbounded))
+                    .map(|(k, v)| (k, &**v)),
             ),
         };
         for (key, volume) in candidates {

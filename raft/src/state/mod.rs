@@ -20,5 +20,5 @@ pub use acl::{
 };
 pub use apply::{Answer, Touched};
 pub use history::HistoryRecord;
-pub use tables::{ClaimRecord, State, StateImage, TableIndexes};
+pub use tables::{ClaimRecord, Frozen, State, StateImage, TableIndexes};
 pub use volume_table::VolumeTable;

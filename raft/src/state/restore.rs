@@ -6,19 +6,25 @@ use super::tables::{State, StateImage, TableIndexes};
 use crate::types::StoredMembership;
 use stowage_proto::{Outcome, Tables};
 
+impl StateImage {
+    /// The tables, as an archive holds them (an archive has no Raft position).
+    pub fn into_tables(self) -> Tables {
+        Tables {
+            volumes: self.volumes,
+            claims: self.claims,
+            plugins: self.plugins,
+            namespaces: self.namespaces,
+            acl_policies: self.acl_policies,
+            acl_tokens: self.acl_tokens,
+            acl_bootstrap: self.acl_bootstrap,
+        }
+    }
+}
+
 impl State {
     /// Every table, as an archive holds them.
     pub fn tables(&self) -> Tables {
-        let image = self.image(None, StoredMembership::default());
-        Tables {
-            volumes: image.volumes,
-            claims: image.claims,
-            plugins: image.plugins,
-            namespaces: image.namespaces,
-            acl_policies: image.acl_policies,
-            acl_tokens: image.acl_tokens,
-            acl_bootstrap: image.acl_bootstrap,
-        }
+        self.image(None, StoredMembership::default()).into_tables()
     }
 
     /// Every record this state holds, as `Touched` entries: what must be written to store it.

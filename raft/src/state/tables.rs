@@ -5,6 +5,7 @@ use super::volume_table::VolumeTable;
 use crate::types::{LogId, StoredMembership};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 pub use stowage_proto::ClaimRecord;
 use stowage_proto::acl::{AclPolicy, AclToken};
 use stowage_proto::api::VolumeRef;
@@ -75,28 +76,70 @@ pub struct StateImage {
     pub acl_bootstrap: Option<u64>,
 }
 
+/// The tables at one moment, taken under the state lock: volumes shared (a pointer each), the
+/// rest copied. The snapshot image, which copies every volume with its history, is built from it
+/// once the lock is released.
+pub struct Frozen {
+    volumes: Vec<Arc<Volume>>,
+    history: BTreeMap<VolumeKey, Vec<ClaimEvent>>,
+    /// Everything but the volumes, already as the image holds it.
+    rest: StateImage,
+}
+
+impl Frozen {
+    pub fn image(self) -> StateImage {
+        let history = self.history;
+        let volumes = self
+            .volumes
+            .iter()
+            .map(|v| whole(v, history.get(&v.key()).map_or(&[], Vec::as_slice)))
+            .collect();
+        StateImage {
+            volumes,
+            ..self.rest
+        }
+    }
+}
+
+/// A copy of the stored volume `v` with its claim history in it, as it leaves the tables.
+fn whole(v: &Volume, history: &[ClaimEvent]) -> Volume {
+    Volume {
+        claim_history: history.to_vec(),
+        ..v.clone()
+    }
+}
+
 impl State {
     pub fn image(&self, last_applied: Option<LogId>, membership: StoredMembership) -> StateImage {
-        StateImage {
-            last_applied,
-            membership,
-            indexes: self.indexes,
-            volumes: self.volumes.values().map(|v| self.whole(v)).collect(),
-            claims: self
-                .claims
-                .iter()
-                .flat_map(|(key, claims)| {
-                    claims.values().map(|c| ClaimRecord {
-                        volume: key.clone(),
-                        claim: c.clone(),
+        self.freeze(last_applied, membership).image()
+    }
+
+    /// The tables as they are now, cheap enough to take under the state lock (see `Frozen`).
+    pub fn freeze(&self, last_applied: Option<LogId>, membership: StoredMembership) -> Frozen {
+        Frozen {
+            volumes: self.volumes.shared(),
+            history: self.history.clone(),
+            rest: StateImage {
+                last_applied,
+                membership,
+                indexes: self.indexes,
+                volumes: Vec::new(),
+                claims: self
+                    .claims
+                    .iter()
+                    .flat_map(|(key, claims)| {
+                        claims.values().map(|c| ClaimRecord {
+                            volume: key.clone(),
+                            claim: c.clone(),
+                        })
                     })
-                })
-                .collect(),
-            plugins: self.plugins.values().cloned().collect(),
-            namespaces: self.namespaces.values().cloned().collect(),
-            acl_policies: self.acl.policies.values().cloned().collect(),
-            acl_tokens: self.acl.tokens().cloned().collect(),
-            acl_bootstrap: self.acl.bootstrap_index,
+                    .collect(),
+                plugins: self.plugins.values().cloned().collect(),
+                namespaces: self.namespaces.values().cloned().collect(),
+                acl_policies: self.acl.policies.values().cloned().collect(),
+                acl_tokens: self.acl.tokens().cloned().collect(),
+                acl_bootstrap: self.acl.bootstrap_index,
+            },
         }
     }
 
@@ -151,17 +194,9 @@ impl State {
         carried
     }
 
-    /// A copy of the stored volume `v` with its claim history in it, as it leaves the tables.
-    fn whole(&self, v: &Volume) -> Volume {
-        Volume {
-            claim_history: self.history_of(&v.key()).to_vec(),
-            ..v.clone()
-        }
-    }
-
     pub fn detail(&self, v: &Volume) -> stowage_proto::VolumeDetail {
         stowage_proto::VolumeDetail {
-            volume: self.whole(v),
+            volume: whole(v, self.history_of(&v.key())),
             claims: self.claims.get(&v.key()).cloned().unwrap_or_default(),
             plugin: self.plugins.get(&v.plugin_id).cloned(),
         }

@@ -34,13 +34,8 @@ impl StateReader {
     /// the whole state: call it off the async workers (`digest_off_runtime`).
     pub fn digest(&self) -> (u64, u64) {
         use std::hash::{Hash, Hasher};
-        let (index, image) = {
-            let m = self.shared.read();
-            (
-                m.applied_index(),
-                m.state.image(None, StoredMembership::default()),
-            )
-        };
+        let (index, frozen) = self.frozen();
+        let image = frozen.image();
         let mut h = std::hash::DefaultHasher::new();
         codec::encode(&image).unwrap_or_default().hash(&mut h);
         (index, h.finish())
@@ -60,10 +55,20 @@ impl StateReader {
         self.shared.dir().make_durable().await
     }
 
-    /// Every table and the applied index they are as of, copied under one lock.
+    /// Every table and the applied index they are as of, taken under one lock and copied after.
     pub fn tables(&self) -> (u64, stowage_proto::Tables) {
+        let (index, frozen) = self.frozen();
+        (index, frozen.image().into_tables())
+    }
+
+    /// The tables and the applied index, taken under one lock; copying them is left to the
+    /// caller, after the lock is released, so applies are not held up meanwhile.
+    fn frozen(&self) -> (u64, crate::state::Frozen) {
         let m = self.shared.read();
-        (m.applied_index(), m.state.tables())
+        (
+            m.applied_index(),
+            m.state.freeze(None, StoredMembership::default()),
+        )
     }
 
     /// What recent entries changed, for the event stream.

@@ -12,7 +12,7 @@ use super::snapshot_blob;
 use crate::events::{EventLog, events_of};
 use crate::faults::TestFaults;
 use crate::notify::Notifier;
-use crate::state::{Answer, State, StateImage, Touched};
+use crate::state::{Answer, Frozen, State, StateImage, Touched};
 use crate::types::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 use futures::StreamExt;
 use openraft::entry::RaftEntry;
@@ -22,6 +22,7 @@ use rocksdb::WriteBatch;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 use stowage_proto::{Command, CommandResponse, Outcome, VolumeKey, codec};
 
 const KEY_SNAPSHOT: &[u8] = b"snapshot";
@@ -42,8 +43,10 @@ impl Machine {
         self.last_applied.as_ref().map_or(0, |l| l.index())
     }
 
-    fn image(&self) -> StateImage {
-        self.state.image(self.last_applied, self.membership.clone())
+    /// Tables and position at one moment, cheap to take under the lock (see `Frozen`).
+    fn freeze(&self) -> Frozen {
+        self.state
+            .freeze(self.last_applied, self.membership.clone())
     }
 }
 
@@ -313,26 +316,54 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 }
 
+/// When each phase of a snapshot build ended, counted from its start.
+#[derive(Default)]
+struct BuildTimes {
+    locked: Duration,
+    copied: Duration,
+    encoded: Duration,
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     type SnapshotData = SnapshotData;
 
     async fn build_snapshot(&mut self) -> io::Result<Snapshot> {
         let shared = self.shared.clone();
-        let (meta, data, stored) = blocking(move || {
-            // Tables and position are copied under one read lock, so they describe one moment.
-            let image = shared.read().image();
+        let started = Instant::now();
+        let (meta, data, stored, took) = blocking(move || {
+            let mut took = BuildTimes::default();
+            // Tables and position are taken under one read lock, so they describe one moment;
+            // the copy of every volume is made after it is released, so applies go on meanwhile.
+            let frozen = shared.read().freeze();
+            took.locked = started.elapsed();
+            let image = frozen.image();
+            took.copied = started.elapsed();
             let meta = SnapshotMeta {
                 last_log_id: image.last_applied,
                 last_membership: image.membership.clone(),
             };
             let data = codec::encode(&image)?;
             let stored = snapshot_blob::encode(&meta, &data)?;
-            Ok((meta, data, stored))
+            took.encoded = started.elapsed();
+            Ok((meta, data, stored, took))
         })
         .await?;
-        let mut write = WriteBatch::default();
-        write.put_cf(self.shared.dir.cf(CF_SM_META), KEY_SNAPSHOT, stored);
-        self.shared.dir.write_synced(write).await?;
+        let bytes = stored.len();
+        self.shared
+            .dir
+            .put_flushed(CF_SM_META, KEY_SNAPSHOT, stored)
+            .await?;
+        // Each phase as time since the start, so an operator sees what a snapshot cost and how
+        // long it held applies up (the lock).
+        tracing::info!(
+            index = meta.last_log_id.map_or(0, |l| l.index()),
+            bytes,
+            lock_ms = took.locked.as_millis() as u64,
+            copied_ms = took.copied.as_millis() as u64,
+            encoded_ms = took.encoded.as_millis() as u64,
+            stored_ms = started.elapsed().as_millis() as u64,
+            "snapshot built"
+        );
         Ok(Snapshot {
             meta,
             snapshot: data,
