@@ -201,7 +201,7 @@ async fn dispatch<B: Backend>(
     let p = RawParams::parse(q.as_deref());
     let segments: Vec<&str> = rest.split('/').collect();
     // A future is as large as its largest branch, and a blocking GET is parked in it for up to
-    // ten minutes: the writes are boxed, so each parked GET holds 4.5 KB here instead of 7.4 KB.
+    // five minutes: the writes are boxed, so each parked GET holds 4.5 KB here instead of 7.4 KB.
     match (segments.as_slice(), &method) {
         ([id], &Method::GET) => read_one(b, t, id, &p).await,
         ([id], &Method::PUT) => Box::pin(register(b, t, Some(id), &p, &headers, body)).await,
