@@ -1,6 +1,6 @@
-//! A built snapshot is on disk when `build_snapshot` returns: the snapshot is stored without the
-//! WAL, so a process killed right after must still find it at its next start. (openraft purges
-//! the log behind a snapshot once it is built; a snapshot lost to a crash would leave a gap.)
+//! A built snapshot is on disk when `build_snapshot` returns: a process killed right after must
+//! find it at its next start. (openraft purges the log behind a snapshot once it is built; a
+//! snapshot lost to a crash would leave a gap.)
 
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use stowage_raft::state::StateImage;

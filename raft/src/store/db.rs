@@ -293,38 +293,6 @@ impl DataDir {
         Ok(())
     }
 
-    /// Stores one large value (a snapshot) durably without passing it through the WAL: a put with
-    /// the WAL off, then a flush of its family to a table file, waited for. Through the WAL, a
-    /// value of 90 MB held every log append behind it for half a second and pushed the WAL past
-    /// its bound, so every family was flushed at once. The flushed family never runs ahead of the
-    /// others: with several families, RocksDB syncs every closed WAL file before it flushes.
-    pub(crate) async fn put_flushed(
-        &self,
-        cf: &'static str,
-        key: &'static [u8],
-        value: Vec<u8>,
-    ) -> Result<(), std::io::Error> {
-        let db = self.db.clone();
-        let early_ack = self.faults.early_ack();
-        tokio::task::spawn_blocking(move || {
-            let handle = db
-                .cf_handle(cf)
-                .ok_or_else(|| std::io::Error::other(format!("no column family {cf}")))?;
-            let mut w = WriteOptions::default();
-            w.disable_wal(true);
-            db.put_cf_opt(handle, key, value, &w)
-                .map_err(std::io::Error::other)?;
-            // The test-only early-ack fault keeps it in memory only, as a buggy store would.
-            if early_ack {
-                return Ok(());
-            }
-            db.flush_cf_opt(handle, &rocksdb::FlushOptions::default())
-                .map_err(std::io::Error::other)
-        })
-        .await
-        .map_err(std::io::Error::other)?
-    }
-
     /// Writes a batch to the WAL and the memtables without waiting for the disk: on the disk
     /// within the next synced write or `make_durable`, and never lost to a crash of this process
     /// (the WAL record is already in the kernel's hands), only to one of the machine.

@@ -349,10 +349,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         })
         .await?;
         let bytes = stored.len();
-        self.shared
-            .dir
-            .put_flushed(CF_SM_META, KEY_SNAPSHOT, stored)
-            .await?;
+        let mut write = WriteBatch::default();
+        write.put_cf(self.shared.dir.cf(CF_SM_META), KEY_SNAPSHOT, stored);
+        self.shared.dir.write_synced(write).await?;
         // Each phase as time since the start, so an operator sees what a snapshot cost and how
         // long it held applies up (the lock).
         tracing::info!(
